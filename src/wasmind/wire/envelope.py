@@ -1,0 +1,106 @@
+"""The message envelope and its header codec.
+
+On NATS one message is one envelope: the payload is the message body, the envelope fields travel
+in headers (names below, the one place they are defined), next to W3C trace context.
+A publisher that sends only a subject and a body still works: see :func:`envelope_from_wire`.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from wasmind.wire.ids import EXTERNAL_SENDER, root_id
+
+__all__ = [
+    "HEADER_FROM_ACTOR",
+    "HEADER_FROM_SCOPE",
+    "HEADER_ID",
+    "HEADER_REPLAYABLE",
+    "TRACE_HEADERS",
+    "Envelope",
+    "envelope_from_wire",
+    "envelope_to_headers",
+    "target_scope",
+]
+
+HEADER_ID = "Wasmind-Id"
+HEADER_FROM_ACTOR = "Wasmind-From-Actor"
+HEADER_FROM_SCOPE = "Wasmind-From-Scope"
+HEADER_REPLAYABLE = "Wasmind-Replayable"
+TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
+"""W3C trace-context and baggage headers, carried unchanged next to the envelope."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One message on the bus (the WIT ``message-envelope`` plus transport metadata).
+
+    ``trace`` holds the W3C propagation headers of the message (may be empty).
+    Equality is by ``id`` only where the host needs it; this dataclass compares all fields.
+    """
+
+    id: str
+    message_type: str
+    from_actor_id: str
+    from_scope: str
+    payload: bytes
+    replayable: bool = False
+    trace: Mapping[str, str] = field(default_factory=dict)
+
+    def with_trace(self, trace: Mapping[str, str]) -> "Envelope":
+        """A copy carrying ``trace`` as its propagation headers."""
+        return replace(self, trace=dict(trace))
+
+    def payload_text(self) -> str | None:
+        """The payload as text when it is valid UTF-8, else ``None``."""
+        try:
+            return self.payload.decode()
+        except UnicodeDecodeError:
+            return None
+
+
+def target_scope(envelope: Envelope) -> str:
+    """The scope a message concerns: the payload's top-level ``agent`` field, else the sender's scope."""
+    payload = envelope.payload
+    if b'"agent"' in payload:  # cheap pre-check: most payloads never name an agent
+        try:
+            body = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            return envelope.from_scope
+        agent = body.get("agent") if isinstance(body, dict) else None
+        if isinstance(agent, str) and agent:
+            return agent
+    return envelope.from_scope
+
+
+def envelope_to_headers(envelope: Envelope) -> dict[str, str]:
+    """The NATS headers that carry ``envelope``'s fields (the message type travels in the subject)."""
+    headers = {
+        HEADER_ID: envelope.id,
+        HEADER_FROM_ACTOR: envelope.from_actor_id,
+        HEADER_FROM_SCOPE: envelope.from_scope,
+    }
+    if envelope.replayable:
+        headers[HEADER_REPLAYABLE] = "1"
+    headers.update(envelope.trace)
+    return headers
+
+
+def envelope_from_wire(
+    message_type: str, subject_scope: str, headers: Mapping[str, str] | None, payload: bytes
+) -> Envelope:
+    """Rebuild an envelope from a received message; missing headers get the external defaults.
+
+    Defaults: a fresh root correlation id, sender ``external``, and the subject's scope as
+    ``from-scope`` (so an external ``Exit`` published under scope X ends agent X).
+    """
+    headers = headers or {}
+    return Envelope(
+        id=headers.get(HEADER_ID) or root_id(),
+        message_type=message_type,
+        from_actor_id=headers.get(HEADER_FROM_ACTOR) or EXTERNAL_SENDER,
+        from_scope=headers.get(HEADER_FROM_SCOPE) or subject_scope,
+        payload=payload,
+        replayable=headers.get(HEADER_REPLAYABLE) == "1",
+        trace={k: headers[k] for k in TRACE_HEADERS if k in headers},
+    )
