@@ -1,0 +1,3 @@
+"""Wasmind: a NATS-backed swarm of WebAssembly-component AI agents (shared library)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Configuration: user config, ``Wasmind.toml`` manifests, resolution (no NATS, no wasmtime)."""

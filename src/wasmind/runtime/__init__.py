@@ -1,0 +1,1 @@
+"""Actor runtime: wasmtime engine, components, instances, capabilities (no NATS)."""

@@ -1,0 +1,59 @@
+"""The messaging seam between the runtime and a transport: subjects, headers and bytes.
+
+The runtime publishes and subscribes through a :class:`Bus`; NATS (``wasmind.transport.nats``)
+and an in-process broker (``wasmind.transport.memory``) implement it with the same semantics:
+NATS subject wildcards (``*`` one token, ``>`` the rest), per-publisher order, and no echo of a
+connection's own messages.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Bus", "BusMessage", "Handler", "Subscription", "subject_matches"]
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    """One message as a transport carries it."""
+
+    subject: str
+    headers: Mapping[str, str]
+    payload: bytes
+    pattern: str = ""
+    """The subscription pattern through which it was received."""
+
+
+Handler = Callable[[BusMessage], Awaitable[None]]
+
+
+class Subscription(Protocol):
+    """An active subscription."""
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving."""
+
+
+class Bus(Protocol):
+    """A connection to the message transport."""
+
+    async def publish(self, subject: str, headers: Mapping[str, str], payload: bytes) -> None:
+        """Publish one message."""
+
+    async def subscribe(self, pattern: str, handler: Handler) -> Subscription:
+        """Receive every message matching ``pattern``; handlers see messages in arrival order."""
+
+    async def flush(self) -> None:
+        """Wait until everything published so far has reached the transport."""
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS wildcard matching: ``*`` matches one token, a final ``>`` one or more tokens."""
+    want = pattern.split(".")
+    have = subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(want) == len(have)

@@ -1,0 +1,382 @@
+"""The host core: agents and their supervised actors on one process, connected to a bus.
+
+A host delivers messages published by its own actors in-process and publishes them on the bus
+for everyone else; messages from the bus arrive through the subscriptions its actors' interests
+need. The bus connection never echoes a host's own publishes, so nothing is delivered twice.
+
+Spawning follows RUNTIME.md §4: records and mailboxes exist before any constructor runs,
+constructors run in list order, a failure rolls the whole agent back. Readiness is counted per
+instance (§5); replayable messages are re-delivered to an agent after each ``AllActorsReady``.
+"""
+
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+import structlog
+from anyio import from_thread
+from anyio.abc import TaskGroup
+
+from wasmind.config.spawning import SpawnRules, UnknownActorError, expand_spawn_list
+from wasmind.runtime.bus import Bus, BusMessage, Subscription
+from wasmind.runtime.capabilities.http import HttpClient
+from wasmind.runtime.context import SpawnError
+from wasmind.runtime.instance import ActorSpec, GuestTrap
+from wasmind.runtime.interest import InterestFilter
+from wasmind.runtime.supervisor import SupervisedActor, backoff_seconds
+from wasmind.wire import subjects
+from wasmind.wire.envelope import Envelope, envelope_from_wire, envelope_to_headers, target_scope
+from wasmind.wire.ids import CONTEXT_SENDER, READY_SENDER, ROOT_SCOPE, new_scope, root_id
+from wasmind.wire.messages import ActorReady, AgentSpawned, AllActorsReady, Exit, UserNotification, encode
+
+__all__ = ["ActorHost", "AgentControl", "AgentRecord", "LocalAgentControl"]
+
+log = structlog.get_logger("wasmind.runtime")
+RUNTIME_SOURCE = "runtime"
+
+
+class AgentControl(Protocol):
+    """Creates agents and answers parent lookups (in-process here; the spawner service later)."""
+
+    async def spawn_agent(self, parent_scope: str, actor_names: Sequence[str], agent_name: str) -> str:
+        """Create a child agent of ``parent_scope``; returns its scope or raises :class:`SpawnError`."""
+
+    async def parent_of(self, scope: str) -> str | None:
+        """The parent of any scope created in this run (``None`` for the root or unknown scopes)."""
+
+
+@dataclass
+class AgentRecord:
+    """An agent on this host. Parent records outlive the agent (``get-parent-scope-of``)."""
+
+    scope: str
+    parent: str | None
+    name: str
+    actors: list[str]
+    members: list[SupervisedActor] = field(default_factory=list)
+    exited: bool = False
+    ready: bool = False
+
+
+class LocalAgentControl:
+    """Spawns every agent on the given host (the single-process default)."""
+
+    def __init__(self, host: "ActorHost") -> None:
+        self.host = host
+
+    async def spawn_agent(self, parent_scope: str, actor_names: Sequence[str], agent_name: str) -> str:
+        scope = new_scope(taken=set(self.host.agents))
+        await self.host.start_agent(scope, parent_scope, agent_name, actor_names)
+        return scope
+
+    async def parent_of(self, scope: str) -> str | None:
+        record = self.host.agents.get(scope)
+        return record.parent if record else None
+
+
+class _ThreadServices:
+    """What instances ask of the host, called on guest threads and run on the event loop."""
+
+    def __init__(self, host: "ActorHost", working_directory: str, http_client: HttpClient, io_dir: Path) -> None:
+        self.host = host
+        self.working_directory = working_directory
+        self.http_client = http_client
+        self.io_dir = io_dir
+
+    def publish(self, envelope: Envelope) -> None:
+        from_thread.run(self.host.publish, envelope)
+
+    def spawn_agent(self, parent_scope: str, actor_names: list[str], agent_name: str) -> str:
+        scope: str = from_thread.run(self.host.agent_control.spawn_agent, parent_scope, actor_names, agent_name)
+        return scope
+
+    def parent_of(self, scope: str) -> str | None:
+        parent: str | None = from_thread.run(self.host.agent_control.parent_of, scope)
+        return parent
+
+
+class ActorHost:
+    """Agents of one process. Use as ``async with ActorHost(...) as host:``."""
+
+    def __init__(
+        self,
+        specs: Mapping[str, ActorSpec],
+        spawn_rules: Mapping[str, SpawnRules] | None = None,
+        *,
+        bus: Bus,
+        swarm: str = "default",
+        working_directory: str | None = None,
+        agent_control: AgentControl | None = None,
+        http_client: HttpClient | None = None,
+        threads: int = 512,
+        restart_backoff: float = 1.0,
+        shutdown_grace: float = 10.0,
+    ) -> None:
+        self.specs = dict(specs)
+        self.spawn_rules = dict(spawn_rules) if spawn_rules is not None else {n: SpawnRules() for n in specs}
+        self.bus = bus
+        self.swarm = subjects.validate_swarm(swarm)
+        self.working_directory = working_directory or str(Path.cwd())
+        self.agent_control: AgentControl = agent_control or LocalAgentControl(self)
+        self._http_client = http_client
+        self.limiter = anyio.CapacityLimiter(threads)
+        self.restart_backoff = restart_backoff
+        self.shutdown_grace = shutdown_grace
+        self.agents: dict[str, AgentRecord] = {}
+        self.replayable: list[Envelope] = []
+        self.root_exited = anyio.Event()
+        self.restarts = 0
+        self._routes: dict[str, set[SupervisedActor]] = {}
+        self._subscriptions: dict[str, Subscription] = {}
+        self._tg: TaskGroup | None = None
+        self._io: tempfile.TemporaryDirectory[str] | None = None
+        self.services: _ThreadServices
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> "ActorHost":
+        self._io = tempfile.TemporaryDirectory(prefix="wasmind-io-")
+        http_client = self._http_client or HttpClient()
+        self.services = _ThreadServices(self, self.working_directory, http_client, Path(self._io.name))
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self.shutdown()
+        finally:
+            assert self._tg is not None
+            await self._tg.__aexit__(*exc_info)  # type: ignore[arg-type]
+            if self._http_client is None:
+                self.services.http_client.close()
+            if self._io is not None:
+                self._io.cleanup()
+
+    async def shutdown(self) -> None:
+        """Stop every agent: current handlers may finish within the grace period, destructors run."""
+        live = [record for record in self.agents.values() if not record.exited]
+        for record in live:
+            self._end_agent(record, Envelope(root_id(), Exit.TYPE, CONTEXT_SENDER, record.scope, b"null"))
+        with anyio.move_on_after(self.shutdown_grace):
+            for record in live:
+                for member in record.members:
+                    await member.stopped.wait()
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+    def backoff(self, crashes: int) -> float:
+        """Seconds to wait before restart number ``crashes``."""
+        return backoff_seconds(crashes, start=self.restart_backoff, limit=30.0 * self.restart_backoff)
+
+    # --- agents ---------------------------------------------------------------------------------
+
+    async def start_agent(self, scope: str, parent: str | None, name: str, requested: Sequence[str]) -> AgentRecord:
+        """Create agent ``scope`` with the expansion of ``requested``; atomic: raises :class:`SpawnError`."""
+        if scope in self.agents:
+            raise SpawnError(f"Failed to spawn agent: scope {scope} already exists")
+        try:
+            names = expand_spawn_list(requested, self.spawn_rules)
+        except UnknownActorError as error:
+            raise SpawnError(f"Failed to spawn agent: {error}") from None
+        record = AgentRecord(scope, parent, name, names)
+        record.members = [SupervisedActor(self, self.specs[n], scope) for n in names]
+        self.agents[scope] = record  # parent and expected set exist before any constructor runs
+        for member in record.members:
+            await self._route(member)
+        await self._route_lifecycle(scope)
+        try:
+            failure = await self._construct_members(record)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._rollback(record)
+            raise
+        if failure is not None:
+            await self._rollback(record)
+            raise SpawnError(f"Failed to spawn agent: {failure}")
+        await self._all_ready(record)
+        spawned = AgentSpawned(agent_id=scope, name=name, parent_agent=parent, actors=names)
+        await self.publish(Envelope(root_id(), AgentSpawned.TYPE, CONTEXT_SENDER, ROOT_SCOPE, encode(spawned)))
+        log.info("agent spawned", scope=scope, name=name, parent=parent, actors=names)
+        return record
+
+    async def _construct_members(self, record: AgentRecord) -> str | None:
+        """Run the constructors in list order, starting each loop; the failure text, if one trapped."""
+        for member in record.members:
+            try:
+                await member.construct()
+            except GuestTrap as trap:
+                return f"constructor of actor '{member.spec.logical_name}' ({member.spec.actor_id}) failed: {trap.summary}"
+            assert self._tg is not None
+            self._tg.start_soon(self._run_member, record, member)
+            await self.publish(Envelope(root_id(), ActorReady.TYPE, member.spec.actor_id, record.scope, b"null"))
+        return None
+
+    async def _rollback(self, record: AgentRecord) -> None:
+        """Undo a failed spawn: stop started members (destructors run), forget the agent."""
+        record.exited = True  # its loops ending must not report a finished agent
+        for member in record.members:
+            member.mailbox.close()
+        for member in record.members:
+            if member.instance is not None:
+                await member.stopped.wait()
+            await self._unroute(member)
+        self.agents.pop(record.scope, None)
+        await self._release(InterestFilter.lifecycle_pattern(self.swarm, record.scope))
+
+    async def _all_ready(self, record: AgentRecord) -> None:
+        """``AllActorsReady`` for the agent, then the replay of replayable messages to its members."""
+        record.ready = True
+        await self.publish(Envelope(root_id(), AllActorsReady.TYPE, READY_SENDER, record.scope, b"null"))
+        for envelope in list(self.replayable):
+            for member in record.members:
+                if member.interest.wants(envelope.message_type, target_scope(envelope)):
+                    await member.deliver(envelope)
+
+    async def actor_restarted(self, member: SupervisedActor) -> None:
+        """A restarted instance is ready: ``ActorReady``, then ``AllActorsReady`` again and the replay."""
+        await self.publish(Envelope(root_id(), ActorReady.TYPE, member.spec.actor_id, member.scope, b"null"))
+        record = self.agents.get(member.scope)
+        if record is not None and not record.exited:
+            await self._all_ready(record)
+
+    async def _run_member(self, record: AgentRecord, member: SupervisedActor) -> None:
+        try:
+            await member.run()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._unroute(member)
+                if not record.exited and all(m.stopped.is_set() for m in record.members):
+                    await self._agent_finished(record)
+
+    async def _agent_finished(self, record: AgentRecord) -> None:
+        record.exited = True
+        record.members = []
+        await self._release(InterestFilter.lifecycle_pattern(self.swarm, record.scope))
+        log.info("agent exited", scope=record.scope, name=record.name)
+        if record.scope == ROOT_SCOPE:
+            self.root_exited.set()
+
+    def _end_agent(self, record: AgentRecord, exit_envelope: Envelope) -> None:
+        for member in record.members:
+            member.mailbox.put_urgent(exit_envelope)
+
+    async def stop_agent(self, scope: str) -> None:
+        """End agent ``scope`` as if its ``Exit`` arrived, and wait until its destructors ran."""
+        record = self.agents.get(scope)
+        if record is None or record.exited:
+            return
+        members = list(record.members)
+        self._end_agent(record, Envelope(root_id(), Exit.TYPE, CONTEXT_SENDER, scope, b"null"))
+        for member in members:
+            await member.stopped.wait()
+
+    # --- messages -------------------------------------------------------------------------------
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Deliver to local actors, then publish on the bus for everyone else."""
+        scope = target_scope(envelope)
+        subject = subjects.data(self.swarm, scope, envelope.message_type)
+        log.debug(
+            "message",
+            scope=scope,
+            from_actor_id=envelope.from_actor_id,
+            message_type=envelope.message_type,
+            correlation_id=envelope.id,
+            payload=envelope.payload_text(),
+        )
+        await self._deliver(envelope, scope, None)
+        await self.bus.publish(subject, envelope_to_headers(envelope), envelope.payload)
+
+    async def publish_replayable(self, envelope: Envelope) -> None:
+        """Publish a message that every agent becoming ready later also receives (``BaseUrlUpdate``)."""
+        envelope = Envelope(
+            envelope.id, envelope.message_type, envelope.from_actor_id, envelope.from_scope,
+            envelope.payload, replayable=True, trace=envelope.trace,
+        )
+        self.replayable.append(envelope)
+        await self.publish(envelope)
+
+    async def notify_runtime(self, level: str, title: str, message: str) -> None:
+        """Broadcast a runtime ``UserNotification``."""
+        note = UserNotification(level=level, title=title, message=message, source=RUNTIME_SOURCE)  # type: ignore[arg-type]
+        await self.publish(Envelope(root_id(), UserNotification.TYPE, CONTEXT_SENDER, ROOT_SCOPE, encode(note)))
+
+    async def _deliver(self, envelope: Envelope, scope: str, pattern: str | None) -> None:
+        """Deliver to the local instances that want it (via ``pattern`` only, for bus arrivals)."""
+        if envelope.message_type == Exit.TYPE and (
+            pattern is None or pattern == InterestFilter.lifecycle_pattern(self.swarm, envelope.from_scope)
+        ):
+            record = self.agents.get(envelope.from_scope)
+            if record is not None and not record.exited:
+                self._end_agent(record, envelope)
+        candidates = (
+            [pattern]
+            if pattern is not None
+            else [
+                subjects.all_data(self.swarm),
+                subjects.type_wildcard(self.swarm, envelope.message_type),
+                subjects.scope_wildcard(self.swarm, scope),
+                subjects.data(self.swarm, scope, envelope.message_type),
+            ]
+        )
+        for candidate in candidates:
+            for member in list(self._routes.get(candidate, ())):
+                if member.is_own_exit(envelope):
+                    continue
+                if member.interest.pattern_for(self.swarm, envelope.message_type, scope) == candidate:
+                    await member.deliver(envelope)
+
+    async def _on_bus(self, message: BusMessage) -> None:
+        try:
+            swarm, scope, message_type = subjects.parse_data(message.subject)
+        except subjects.SubjectError as error:
+            log.warning("ignored message with a bad subject", error=str(error))
+            return
+        envelope = envelope_from_wire(message_type, scope, message.headers, message.payload)
+        if envelope.replayable and all(known.id != envelope.id for known in self.replayable):
+            self.replayable.append(envelope)
+        await self._deliver(envelope, scope, message.pattern)
+
+    # --- subscriptions --------------------------------------------------------------------------
+
+    async def _subscribe(self, pattern: str) -> None:
+        if pattern not in self._subscriptions:
+            self._subscriptions[pattern] = await self.bus.subscribe(pattern, self._on_bus)
+
+    def _needed(self, pattern: str) -> bool:
+        if pattern in self._routes:
+            return True
+        return any(
+            pattern == InterestFilter.lifecycle_pattern(self.swarm, scope)
+            for scope, record in self.agents.items()
+            if not record.exited
+        )
+
+    async def _release(self, pattern: str) -> None:
+        """Unsubscribe ``pattern`` unless a local actor or a live local agent still needs it."""
+        if not self._needed(pattern):
+            subscription = self._subscriptions.pop(pattern, None)
+            if subscription is not None:
+                await subscription.unsubscribe()
+
+    async def _route(self, member: SupervisedActor) -> None:
+        for pattern in member.interest.patterns(self.swarm):
+            self._routes.setdefault(pattern, set()).add(member)
+            await self._subscribe(pattern)
+
+    async def _unroute(self, member: SupervisedActor) -> None:
+        for pattern in member.interest.patterns(self.swarm):
+            routed = self._routes.get(pattern)
+            if routed is None:
+                continue
+            routed.discard(member)
+            if not routed:
+                del self._routes[pattern]
+                await self._release(pattern)
+
+    async def _route_lifecycle(self, scope: str) -> None:
+        await self._subscribe(InterestFilter.lifecycle_pattern(self.swarm, scope))

@@ -1,0 +1,102 @@
+"""A bounded, observable per-instance mailbox (RUNTIME.md §8).
+
+``put`` waits for space up to a limit and then reports a drop (never silent); ``put_urgent``
+bypasses the capacity for an own-scope ``Exit`` while keeping its position in the queue.
+"""
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import anyio
+
+__all__ = ["Mailbox", "MailboxClosed", "MailboxStats"]
+
+T = TypeVar("T")
+
+
+class MailboxClosed(Exception):
+    """The mailbox was closed: its instance stopped."""
+
+
+@dataclass(frozen=True)
+class MailboxStats:
+    """A snapshot for heartbeats and metrics."""
+
+    depth: int
+    capacity: int
+    delivered: int
+    dropped: int
+
+
+class Mailbox(Generic[T]):
+    """FIFO with a capacity, for one consumer task and any number of producers on one event loop."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: deque[T] = deque()
+        self._readable = anyio.Event()
+        self._writable = anyio.Event()
+        self._closed = False
+        self.delivered = 0
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _push(self, item: T) -> None:
+        self._items.append(item)
+        self.delivered += 1
+        self._readable.set()
+
+    async def put(self, item: T, wait_seconds: float) -> bool:
+        """Enqueue ``item``, waiting up to ``wait_seconds`` for space. False means dropped (counted)."""
+        if self._closed:
+            return False
+        if len(self._items) < self.capacity:
+            self._push(item)
+            return True
+        with anyio.move_on_after(wait_seconds):
+            while len(self._items) >= self.capacity and not self._closed:
+                if self._writable.is_set():
+                    self._writable = anyio.Event()
+                await self._writable.wait()
+            if not self._closed:
+                self._push(item)
+                return True
+        self.dropped += 1
+        return False
+
+    def put_urgent(self, item: T) -> None:
+        """Enqueue ``item`` even when full (used for ``Exit``, which must never be dropped)."""
+        if not self._closed:
+            self._push(item)
+
+    async def get(self) -> T:
+        """The next item; raises :class:`MailboxClosed` once closed and drained."""
+        while not self._items:
+            if self._closed:
+                raise MailboxClosed
+            if self._readable.is_set():
+                self._readable = anyio.Event()
+            await self._readable.wait()
+        item = self._items.popleft()
+        self._writable.set()
+        return item
+
+    def close(self) -> None:
+        """Stop accepting items; the consumer drains what is queued, then gets :class:`MailboxClosed`."""
+        self._closed = True
+        self._readable.set()
+        self._writable.set()
+
+    def clear(self) -> int:
+        """Discard queued items; returns how many."""
+        count = len(self._items)
+        self._items.clear()
+        self._writable.set()
+        return count
+
+    def stats(self) -> MailboxStats:
+        """Depth, capacity and counters."""
+        return MailboxStats(len(self._items), self.capacity, self.delivered, self.dropped)
