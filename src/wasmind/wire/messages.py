@@ -8,7 +8,14 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, RootModel, ValidationError, model_serializer
 
-from wasmind.wire.chat import AssistantChatMessageWithOriginatingRequestId, ChatMessageForLLM, ChatMessageWithRequestId, Tool, ToolCall, Usage
+from wasmind.wire.chat import (
+    AssistantChatMessageWithOriginatingRequestId,
+    ChatMessageForLLM,
+    ChatMessageWithRequestId,
+    Tool,
+    ToolCall,
+    Usage,
+)
 from wasmind.wire.prompt import Section, SystemPromptContent
 from wasmind.wire.serde import ExternallyTagged, UnitVariant, WireModel
 from wasmind.wire.status import ChatState, Status, ToolCallStatus
@@ -87,7 +94,7 @@ class AgentSpawned(Message):
     TYPE = "wasmind.common.actors.AgentSpawned"
     agent_id: str
     name: str
-    parent_agent: str | None
+    parent_agent: str | None = None
     actors: list[str]
 
 
@@ -107,7 +114,7 @@ class RequestStatusUpdate(Message):
     TYPE = "wasmind.common.assistant.RequestStatusUpdate"
     agent: str
     status: Status
-    originating_request_id: str | None
+    originating_request_id: str | None = None
 
 
 class QueueStatusChange(Message):
@@ -156,7 +163,7 @@ class SystemPromptContribution(Message):
     key: str
     content: SystemPromptContent
     priority: int
-    section: Section | None
+    section: Section | None = None
 
 
 class CompactedConversation(Message):

@@ -79,7 +79,7 @@ class Section:
 def str_or_error(value: Any) -> str:
     """Return ``value`` if it is a string, else raise a readable ``ValueError``."""
     if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {type(value).__name__}")
+        raise ValueError(f"expected a string, got {type(value).__name__}")  # noqa: TRY004 (pydantic reports only ValueError)
     return value
 
 

@@ -140,9 +140,7 @@ class ExternallyTagged:
         return core_schema.no_info_plain_validator_function(
             self._validate,
             json_schema_input_schema=wire_shape,
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                self._serialize, info_arg=True, when_used="always", return_schema=wire_shape
-            ),
+            serialization=_already_wire_shaped(self._serialize),
         )
 
 
@@ -158,7 +156,7 @@ class InternallyTagged:
         if type(value) in self.tag_of:
             return value
         if not isinstance(value, Mapping):
-            raise ValueError(f"expected an object with a {self.field!r} field")
+            raise ValueError(f"expected an object with a {self.field!r} field")  # noqa: TRY004 (pydantic reports only ValueError)
         tag = value.get(self.field)
         cls = self.by_tag.get(tag) if isinstance(tag, str) else None
         if cls is None:
@@ -181,10 +179,22 @@ class InternallyTagged:
         return core_schema.no_info_plain_validator_function(
             self._validate,
             json_schema_input_schema=wire_shape,
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                self._serialize, info_arg=True, when_used="always", return_schema=wire_shape
-            ),
+            serialization=_already_wire_shaped(self._serialize),
         )
+
+
+def _already_wire_shaped(
+    serialize: Callable[[Any, core_schema.SerializationInfo], Any],
+) -> core_schema.PlainSerializerFunctionSerSchema:
+    """A serializer whose function already returns the wire shape as plain data.
+
+    The return schema is ``any`` on purpose: with the tagged wire shape as return schema, pydantic
+    re-checks the returned dicts against the variant models and warns
+    (``PydanticSerializationUnexpectedValue``) on every message, an error under ``-W error``.
+    """
+    return core_schema.plain_serializer_function_ser_schema(
+        serialize, info_arg=True, when_used="always", return_schema=core_schema.any_schema()
+    )
 
 
 def _one_key_object(key: str, value: CoreSchema) -> CoreSchema:

@@ -9,7 +9,8 @@ Events:   ``wasmind.<swarm>.evt.<kind>.<...>``
 Message type strings keep their dots as subject separators, so
 ``wasmind.common.assistant.AddMessage`` to scope ``aB3dE9`` in swarm ``dev`` is
 ``wasmind.dev.s.aB3dE9.wasmind.common.assistant.AddMessage``. Characters that NATS does not allow
-in a token (whitespace, ``*``, ``>``) and ``%`` itself are written as ``%XX``.
+in a token (whitespace, ``*``, ``>``), control characters and ``%`` itself are written as the
+``%XX`` escapes of their UTF-8 bytes (upper-case hex). Every builder checks the swarm name.
 """
 
 import re
@@ -32,7 +33,20 @@ __all__ = [
 PREFIX = "wasmind"
 _SWARM = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ESCAPE = re.compile(r"[\s*>%\x00-\x1f\x7f]")
-_UNESCAPE = re.compile(r"%([0-9A-F]{2})")
+_UNESCAPE = re.compile(r"(?:%[0-9A-F]{2})+")
+
+
+def _escape(match: re.Match[str]) -> str:
+    # UTF-8 bytes, so that non-ASCII whitespace (U+3000, U+2028, ...) still reads back as two hex digits.
+    return "".join(f"%{byte:02X}" for byte in match.group().encode())
+
+
+def _unescape(match: re.Match[str]) -> str:
+    escaped = match.group()
+    try:
+        return bytes.fromhex(escaped.replace("%", "")).decode()
+    except UnicodeDecodeError:  # not written by us: keep it as it came
+        return escaped
 
 
 class SubjectError(ValueError):
@@ -54,7 +68,7 @@ def type_tokens(message_type: str) -> str:
             f"invalid message type {message_type!r}: must be non-empty dot-separated names "
             "(e.g. 'myproject.module.Type')"
         )
-    return ".".join(_ESCAPE.sub(lambda m: f"%{ord(m.group()):02X}", t) for t in tokens)
+    return ".".join(_ESCAPE.sub(_escape, t) for t in tokens)
 
 
 def _check_scope(scope: str) -> None:
@@ -65,7 +79,7 @@ def _check_scope(scope: str) -> None:
 def data(swarm: str, scope: str, message_type: str) -> str:
     """The subject of a message of ``message_type`` concerning ``scope``."""
     _check_scope(scope)
-    return f"{PREFIX}.{swarm}.s.{scope}.{type_tokens(message_type)}"
+    return f"{PREFIX}.{validate_swarm(swarm)}.s.{scope}.{type_tokens(message_type)}"
 
 
 def parse_data(subject: str) -> tuple[str, str, str]:
@@ -74,35 +88,35 @@ def parse_data(subject: str) -> tuple[str, str, str]:
     if len(parts) != 5 or parts[0] != PREFIX or parts[2] != "s":
         raise SubjectError(f"not a data subject: {subject!r} (expected {PREFIX}.<swarm>.s.<scope>.<type>)")
     _, swarm, _, scope, tokens = parts
-    return swarm, scope, _UNESCAPE.sub(lambda m: chr(int(m.group(1), 16)), tokens)
+    return swarm, scope, _UNESCAPE.sub(_unescape, tokens)
 
 
 def all_data(swarm: str) -> str:
     """Wildcard for every message of a swarm."""
-    return f"{PREFIX}.{swarm}.s.>"
+    return f"{PREFIX}.{validate_swarm(swarm)}.s.>"
 
 
 def scope_wildcard(swarm: str, scope: str) -> str:
     """Wildcard for every message concerning ``scope``."""
     _check_scope(scope)
-    return f"{PREFIX}.{swarm}.s.{scope}.>"
+    return f"{PREFIX}.{validate_swarm(swarm)}.s.{scope}.>"
 
 
 def type_wildcard(swarm: str, message_type: str) -> str:
     """Wildcard for every message of ``message_type``, whatever its scope."""
-    return f"{PREFIX}.{swarm}.s.*.{type_tokens(message_type)}"
+    return f"{PREFIX}.{validate_swarm(swarm)}.s.*.{type_tokens(message_type)}"
 
 
 def control(swarm: str, service: str, endpoint: str) -> str:
     """A control endpoint of a service (e.g. ``spawner``, ``spawn``)."""
-    return f"{PREFIX}.{swarm}.ctl.{service}.{endpoint}"
+    return f"{PREFIX}.{validate_swarm(swarm)}.ctl.{service}.{endpoint}"
 
 
 def host_control(swarm: str, host_id: str, verb: str) -> str:
     """A control endpoint of one host (e.g. ``start``, ``stop``)."""
-    return f"{PREFIX}.{swarm}.ctl.host.{host_id}.{verb}"
+    return f"{PREFIX}.{validate_swarm(swarm)}.ctl.host.{host_id}.{verb}"
 
 
 def event(swarm: str, kind: str, *tokens: str) -> str:
     """An event subject (e.g. ``event(swarm, "host", host_id, "heartbeat")``)."""
-    return ".".join((PREFIX, swarm, "evt", kind, *tokens))
+    return ".".join((PREFIX, validate_swarm(swarm), "evt", kind, *tokens))

@@ -1,0 +1,1 @@
+"""Host capabilities: command execution and HTTP, independent of wasmtime."""
