@@ -8,7 +8,7 @@ Assets (the WIT world and the guest SDK) live in the source tree during developm
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "sdk_dir", "state_dir", "wit_dir"]
+__all__ = ["actors_dir", "cache_dir", "sdk_dir", "state_dir", "wit_dir"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _SOURCE_ROOT = _PACKAGE.parent.parent  # <repo>/src/wasmind -> <repo>
@@ -29,9 +29,14 @@ def wit_dir() -> Path:
     return _asset("wit", "wit")
 
 
+def actors_dir() -> Path:
+    """The shipped actors (``examples/``, the guest SDK under ``sdk/``, ...)."""
+    return _asset("actors", "actors")
+
+
 def sdk_dir() -> Path:
     """The directory holding the guest SDK package ``wasmind_sdk`` (bundled into Python actors)."""
-    return _asset("actors/sdk", "sdk")
+    return actors_dir() / "sdk"
 
 
 def _xdg(env: str, xdg_env: str, default: str) -> Path:

@@ -7,6 +7,7 @@ to files that are read after each call and logged line by line.
 """
 
 import itertools
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,11 @@ class GuestTrap(Exception):
         self.detail = detail
 
 
+# A guest's own error line ("RuntimeError: boom"), as opposed to its runtime's panic chatter.
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)(: .*)?$")
+_RUNTIME_NOISE = re.compile(r"^(thread '|note: run with|Python function threw|\s)")
+
+
 class _OutputTail:
     """Reads the lines a guest appended to its stdout or stderr file since the last read."""
 
@@ -104,10 +110,9 @@ class _OutputTail:
             complete.append(self._partial)
             self._partial = b""
         texts = [line.decode(errors="replace") for line in complete]
-        for text in reversed(texts):
-            if text.strip():
+        for text in texts:
+            if _EXCEPTION_LINE.match(text) or (text.strip() and not _RUNTIME_NOISE.match(text)):
                 self.last_line = text.strip()
-                break
         return texts
 
 

@@ -1,0 +1,51 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+# Both create .venv and install the project from its own files.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+export WASMIND_CACHE_DIR ?= $(CURDIR)/.wasmind-cache
+
+.PHONY: help venv run test test-slow lint fmt schemas bench build-actors clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)  ## create .venv and install the project with its dev tools
+
+run: venv  ## run the demo (a placeholder until the swarm on NATS lands)
+	$(BIN)/wasmind run
+
+test: venv  ## run the test suite (slow tier excluded)
+	$(BIN)/pytest -m "not slow"
+
+test-slow: venv  ## run only the slow tier
+	$(BIN)/pytest -m slow
+
+lint: venv  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: venv  ## apply ruff formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schemas: venv  ## regenerate schemas/ from the message models
+	$(BIN)/python -m wasmind.wire.schemas schemas
+
+build-actors: venv  ## build and precompile the shipped and test actors
+	$(BIN)/wasmind build actors/examples/* tests/actors/*
+
+bench: venv  ## run the benchmark suites (JSON lines)
+	$(BIN)/wasmind bench runtime --json
+
+clean:  ## remove the venv and the local build cache
+	rm -rf $(VENV) .wasmind-cache

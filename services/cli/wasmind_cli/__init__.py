@@ -1,0 +1,1 @@
+"""The ``wasmind`` command line."""

@@ -1,0 +1,1 @@
+"""Benchmark suites of ``wasmind bench``: each measures its baseline in the same run."""

@@ -1,0 +1,65 @@
+"""``wasmind build``: build actor directories into components and precompile them for this host."""
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from wasmind.assets import cache_dir
+from wasmind.config.manifest import MANIFEST_NAME, ManifestError
+from wasmind.runtime.artifacts import ArtifactStore, file_digest
+from wasmind.runtime.build import BuildError, build_actor
+from wasmind.runtime.engine import EngineSettings, create_engine
+from wasmind_cli.console import err_console
+
+console = err_console
+
+
+def _default_dirs() -> list[Path]:
+    return sorted(p.parent for p in Path("actors").glob(f"*/{MANIFEST_NAME}"))
+
+
+def build(
+    dirs: Annotated[list[Path] | None, typer.Argument(help="Actor directories (default: actors/*)")] = None,
+    no_precompile: Annotated[bool, typer.Option(help="Only build components, do not precompile")] = False,
+) -> None:
+    """Build actors (Wasmind.toml + Python source, or a prebuilt .wasm) into cached components."""
+    targets = dirs or _default_dirs()
+    if not targets:
+        console.print("[red]Error:[/] no actor directories given and none found under actors/")
+        raise typer.Exit(1)
+    store = ArtifactStore(cache_dir())
+    settings = EngineSettings()
+    engine = create_engine(settings)
+    table = Table("actor", "actor_id", "kind", "component", "precompiled", "seconds")
+    failed = 0
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        for directory in targets:
+            task = bar.add_task(f"{directory.name}: checking")
+            started = time.perf_counter()
+            try:
+                result = build_actor(directory, store, progress=lambda step, t=task: bar.update(t, description=step))
+                compiled = "skipped"
+                if not no_precompile:
+                    bar.update(task, description=f"{directory.name}: precompiling")
+                    existed = store.compiled_path(file_digest(result.component), settings).exists()
+                    store.precompile(result.component, engine, settings)
+                    compiled = "cached" if existed else "compiled"
+            except (BuildError, ManifestError) as error:
+                failed += 1
+                bar.update(task, description=f"[red]{directory.name}: failed")
+                console.print(f"[red]Error:[/] {error}")
+                continue
+            finally:
+                bar.stop_task(task)
+            state = "cached" if result.cached else "built"
+            bar.update(task, description=f"[green]✓[/] {directory.name} ({state})")
+            table.add_row(directory.name, result.actor_id, result.kind, state, compiled,
+                          f"{time.perf_counter() - started:.1f}")
+    console.print(table)
+    if failed:
+        raise typer.Exit(1)
+

@@ -1,0 +1,20 @@
+"""Entry point of the ``wasmind`` command: one sub-command per module."""
+
+import typer
+
+from wasmind_cli import bench_cmd, build_cmd, run_cmd
+
+app = typer.Typer(
+    name="wasmind",
+    help="A NATS-backed swarm of WebAssembly-component AI agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("build")(build_cmd.build)
+app.command("run")(run_cmd.run)
+app.add_typer(bench_cmd.app, name="bench")
+
+
+if __name__ == "__main__":
+    app()
