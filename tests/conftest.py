@@ -16,17 +16,17 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("WASMIND_CACHE_DIR", str(REPO / ".wasmind-cache"))
 
-from wasmind.runtime.artifacts import ArtifactStore  # noqa: E402
-from wasmind.runtime.build import build_actor  # noqa: E402
-from wasmind.runtime.engine import EngineSettings, EpochTicker, create_engine  # noqa: E402
-from wasmind.runtime.grants import Grants, Limits  # noqa: E402
-from wasmind.runtime.instance import ActorSpec  # noqa: E402
-from wasmind.runtime.linker import build_linker  # noqa: E402
-from wasmind.runtime.loader import ComponentLoader  # noqa: E402
+from wasmind.runtime.artifacts import ArtifactStore
+from wasmind.runtime.build import build_actor
+from wasmind.runtime.engine import EngineSettings, EpochTicker, create_engine
+from wasmind.runtime.grants import Grants, Limits
+from wasmind.runtime.instance import ActorSpec
+from wasmind.runtime.linker import build_linker
+from wasmind.runtime.loader import ComponentLoader
 
 ACTOR_DIRS = {
-    "echo": REPO / "tests" / "actors" / "echo",
-    "wat_echo": REPO / "tests" / "actors" / "wat_echo",
+    "echo": REPO / "actors" / "examples" / "echo",
+    "wat_echo": REPO / "actors" / "examples" / "wat_echo",
     "probe": REPO / "tests" / "actors" / "probe",
     "tool_echo": REPO / "tests" / "actors" / "tool_echo",
     "js_echo": REPO / "tests" / "actors" / "js_echo",

@@ -37,37 +37,51 @@ class Recorder:
         self._changed.set()
         self._changed = anyio.Event()
 
-    async def publish(self, message_type: str, payload: Any, *, scope: str = "000000",
-                      from_actor: str = "test") -> Envelope:
+    async def publish(
+        self, message_type: str, payload: Any, *, scope: str = "000000", from_actor: str = "test"
+    ) -> Envelope:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         envelope = Envelope(root_id(), message_type, from_actor, scope, body)
         subject = subjects.data(SWARM, target_scope(envelope), message_type)
         await self.connection.publish(subject, envelope_to_headers(envelope), body)
         return envelope
 
-    def of_type(self, message_type: str, where: Callable[[Envelope], bool] = lambda e: True) -> list[Envelope]:
+    def of_type(
+        self, message_type: str, where: Callable[[Envelope], bool] = lambda e: True
+    ) -> list[Envelope]:
         return [e for e in self.messages if e.message_type == message_type and where(e)]
 
-    async def wait_for(self, message_type: str, where: Callable[[Envelope], bool] = lambda e: True,
-                       timeout: float = 15, count: int = 1) -> list[Envelope]:
-        with anyio.fail_after(timeout):
+    async def wait_for(
+        self,
+        message_type: str,
+        where: Callable[[Envelope], bool] = lambda e: True,
+        seconds: float = 15,
+        count: int = 1,
+    ) -> list[Envelope]:
+        with anyio.fail_after(seconds):
             while len(found := self.of_type(message_type, where)) < count:
                 await self._changed.wait()
         return found
 
-    async def result(self, op: str, scope: str | None = None, timeout: float = 15) -> dict[str, Any]:
+    async def result(self, op: str, scope: str | None = None, seconds: float = 15) -> dict[str, Any]:
         """The next ``test.probe.result`` for ``op`` not seen before (probe actors)."""
+
         def match(e: Envelope) -> bool:
             return json.loads(e.payload).get("op") == op and (scope is None or e.from_scope == scope)
+
         before = len(self.of_type("test.probe.result", match))
-        found = await self.wait_for("test.probe.result", match, timeout, count=before + 1)
+        found = await self.wait_for("test.probe.result", match, seconds, count=before + 1)
         data: dict[str, Any] = json.loads(found[before].payload)
         return data
 
 
 @asynccontextmanager
-async def running_host(broker: InProcessBroker, specs: Mapping[str, ActorSpec],
-                       rules: Mapping[str, SpawnRules] | None = None, **options: Any) -> AsyncIterator[ActorHost]:
+async def running_host(
+    broker: InProcessBroker,
+    specs: Mapping[str, ActorSpec],
+    rules: Mapping[str, SpawnRules] | None = None,
+    **options: Any,
+) -> AsyncIterator[ActorHost]:
     """An ActorHost on ``broker`` with fast restarts for tests."""
     options.setdefault("restart_backoff", 0.05)
     async with ActorHost(specs, rules, bus=broker.connect(), swarm=SWARM, **options) as host:

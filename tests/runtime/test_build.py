@@ -15,7 +15,7 @@ def test_an_unchanged_actor_is_never_rebuilt(kit) -> None:  # type: ignore[no-un
     first = build_actor(ACTOR_DIRS["echo"], kit.store)
     again = build_actor(ACTOR_DIRS["echo"], kit.store)
     assert again.cached and again.component == first.component
-    assert again.actor_id == "test:echo" and again.kind == "python"
+    assert again.actor_id == "example:echo" and again.kind == "python"
 
 
 def test_any_edit_to_an_actor_changes_its_digest(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_an_edited_actor_is_rebuilt_and_its_precompiled_form_too(kit, tmp_path: 
 def test_a_prebuilt_component_is_used_as_is(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path)
     result = build_actor(ACTOR_DIRS["wat_echo"], store)
-    assert result.kind == "prebuilt" and result.actor_id == "test:wat-echo"
+    assert result.kind == "prebuilt" and result.actor_id == "example:wat-echo"
     assert result.component.read_bytes() == (ACTOR_DIRS["wat_echo"] / "actor.wasm").read_bytes()
 
 
@@ -54,7 +54,7 @@ def test_a_core_module_is_rejected_with_a_hint(tmp_path: Path) -> None:
 
 
 def test_a_directory_without_a_manifest_is_reported(tmp_path: Path) -> None:
-    with pytest.raises(ManifestError, match="Actor manifest not found: .*Wasmind.toml"):
+    with pytest.raises(ManifestError, match=r"Actor manifest not found: .*Wasmind\.toml"):
         build_actor(tmp_path, ArtifactStore(tmp_path / "cache"))
 
 

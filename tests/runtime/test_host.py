@@ -35,12 +35,20 @@ async def test_an_agent_starts_its_actors_in_order_and_announces_readiness_then_
         await host.start_agent("000000", None, "Root Agent", ["first", "second"])
         types = [e.message_type for e in rec.messages]
         assert types == [
-            "test.probe.started", ActorReady.TYPE, "test.probe.started", ActorReady.TYPE,
-            AllActorsReady.TYPE, AgentSpawned.TYPE,
+            "test.probe.started",
+            ActorReady.TYPE,
+            "test.probe.started",
+            ActorReady.TYPE,
+            AllActorsReady.TYPE,
+            AgentSpawned.TYPE,
         ]
         spawned = payload(rec.of_type(AgentSpawned.TYPE)[0])
-        assert spawned == {"agent_id": "000000", "name": "Root Agent", "parent_agent": None,
-                           "actors": ["first", "second"]}
+        assert spawned == {
+            "agent_id": "000000",
+            "name": "Root Agent",
+            "parent_agent": None,
+            "actors": ["first", "second"],
+        }
         assert rec.of_type(AllActorsReady.TYPE)[0].from_actor_id == "wasmind_coordinator"
         assert rec.of_type(ActorReady.TYPE)[0].from_actor_id == "test:probe"
         assert all(e.id.startswith("root:") for e in rec.messages)
@@ -64,7 +72,9 @@ async def test_auto_spawn_and_required_companions_expand_transitively_in_order(k
     broker = InProcessBroker()
     rec = await Recorder(broker).start()
     quiet = {"quiet": True}
-    specs = {n: kit.spec("probe", n, config=quiet) for n in ("main", "helper", "helpers_helper", "everywhere")}
+    specs = {
+        n: kit.spec("probe", n, config=quiet) for n in ("main", "helper", "helpers_helper", "everywhere")
+    }
     rules = {
         "main": SpawnRules(required_spawn_with=("helper",)),
         "helper": SpawnRules(required_spawn_with=("helpers_helper", "main")),
@@ -74,7 +84,10 @@ async def test_auto_spawn_and_required_companions_expand_transitively_in_order(k
     async with running_host(broker, specs, rules) as host:
         await host.start_agent("000000", None, "Root Agent", ["main", "main"])
         assert payload(rec.of_type(AgentSpawned.TYPE)[0])["actors"] == [
-            "main", "helper", "helpers_helper", "everywhere",
+            "main",
+            "helper",
+            "helpers_helper",
+            "everywhere",
         ]
 
 
@@ -145,8 +158,11 @@ async def test_a_trap_restarts_only_that_instance_and_tells_the_user(kit) -> Non
     async with running_host(broker, specs) as host:
         await host.start_agent("000000", None, "Root Agent", ["victim", "bystander"])
         host.replayable.clear()
-        await host.publish_replayable(_envelope("wasmind.common.litellm.BaseUrlUpdate",
-                                                {"base_url": "http://llm", "models_available": []}))
+        await host.publish_replayable(
+            _envelope(
+                "wasmind.common.litellm.BaseUrlUpdate", {"base_url": "http://llm", "models_available": []}
+            )
+        )
         await rec.publish("test.probe.raise", {}, scope="000000")
         notes = await rec.wait_for(UserNotification.TYPE, count=1)
         note = payload(notes[0])
@@ -154,12 +170,16 @@ async def test_a_trap_restarts_only_that_instance_and_tells_the_user(kit) -> Non
         # Both probes got test.probe.raise: both crash and restart. The message names each.
         notes = await rec.wait_for(UserNotification.TYPE, count=2)
         messages = sorted(payload(n)["message"] for n in notes)
-        assert messages[0].startswith("bystander (test:probe) in agent 000000 crashed: RuntimeError: probe raised")
+        assert messages[0].startswith(
+            "bystander (test:probe) in agent 000000 crashed: RuntimeError: probe raised"
+        )
         assert messages[0].endswith("; restarting")
         await rec.wait_for(AllActorsReady.TYPE, count=3)  # the first, then one per restart
         await anyio.sleep(0.2)
         await rec.publish("test.probe.history", {})
-        for history in await rec.wait_for("test.probe.result", lambda e: payload(e)["op"] == "history", count=2):
+        for history in await rec.wait_for(
+            "test.probe.result", lambda e: payload(e)["op"] == "history", count=2
+        ):
             types = payload(history)["types"]
             ready = types.index(AllActorsReady.TYPE)
             assert "wasmind.common.litellm.BaseUrlUpdate" in types[ready:], "replayed after AllActorsReady"
@@ -195,8 +215,9 @@ async def test_exit_of_a_scope_stops_that_agent_and_runs_destructors(kit) -> Non
         await host.start_agent("child1", "000000", "Child", ["probe"])
         await rec.publish(Exit.TYPE, None, scope="child1")
         with anyio.fail_after(5):
-            while not host.agents["child1"].exited:
-                await anyio.sleep(0.01)
+            for member in list(host.agents["child1"].members):
+                await member.stopped.wait()
+        assert host.agents["child1"].exited
         assert not host.agents["000000"].exited
         assert host.agents["child1"].parent == "000000", "parent records outlive the agent"
         await rec.publish("test.probe.history", {}, scope="child1")
@@ -233,7 +254,9 @@ async def test_a_full_mailbox_drops_explicitly_and_notifies(kit) -> None:
     broker = InProcessBroker()
     rec = await Recorder(broker).start()
     limits = Limits(mailbox_capacity=2, mailbox_wait_seconds=0.05)
-    async with running_host(broker, {"probe": kit.spec("probe", config={"quiet": True}, limits=limits)}) as host:
+    async with running_host(
+        broker, {"probe": kit.spec("probe", config={"quiet": True}, limits=limits)}
+    ) as host:
         await host.start_agent("000000", None, "Root Agent", ["probe"])
         await rec.publish("test.probe.command", {"program": "sleep", "args": ["0.5"]})
         await anyio.sleep(0.1)
@@ -250,8 +273,10 @@ async def test_narrow_interest_only_receives_what_it_declared(kit) -> None:
 
     broker = InProcessBroker()
     rec = await Recorder(broker).start()
-    narrow = replace(kit.spec("probe", "narrow", config={"quiet": True}),
-                     interest=Interest(own_scope=["test.probe.history", "test.probe.echo"]))
+    narrow = replace(
+        kit.spec("probe", "narrow", config={"quiet": True}),
+        interest=Interest(own_scope=["test.probe.history", "test.probe.echo"]),
+    )
     async with running_host(broker, {"narrow": narrow}) as host:
         await host.start_agent("aaaaaa", None, "A", ["narrow"])
         await rec.publish("test.probe.echo", b"other scope", scope="bbbbbb")
@@ -262,7 +287,8 @@ async def test_narrow_interest_only_receives_what_it_declared(kit) -> None:
         assert history == ["test.probe.echo", "test.probe.history"]
         assert [e.payload for e in rec.of_type("test.probe.echoed")] == [b"mine"]
         assert host._subscriptions.keys() == {
-            "wasmind.test.s.aaaaaa.test.probe.echo", "wasmind.test.s.aaaaaa.test.probe.history",
+            "wasmind.test.s.aaaaaa.test.probe.echo",
+            "wasmind.test.s.aaaaaa.test.probe.history",
             "wasmind.test.s.aaaaaa.wasmind.common.actors.Exit",
         }
 
@@ -316,3 +342,16 @@ def _envelope(message_type: str, body: object, scope: str = "000000"):  # type: 
 
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return Envelope(root_id(), message_type, "test", scope, data)
+
+
+async def test_an_oversized_broadcast_is_refused_with_a_notification(kit) -> None:
+    broker = InProcessBroker()
+    rec = await Recorder(broker).start()
+    async with running_host(broker, {"echo": kit.spec("echo")}, max_payload=1000) as host:
+        await host.start_agent("000000", None, "Root Agent", ["echo"])
+        await host.publish(_envelope("echo.request", b"x" * 900))
+        await rec.publish("echo.request", b"y" * 999 + b"zz")  # arrives; its echo is refused
+        note = payload((await rec.wait_for(UserNotification.TYPE))[0])
+        assert note["title"] == "Message too large"
+        assert note["message"].startswith("echo.reply from example:echo in agent 000000 has 1001 bytes")
+        assert [len(e.payload) for e in rec.of_type("echo.reply")] == [900]

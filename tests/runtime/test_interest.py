@@ -14,8 +14,12 @@ TYPES = ["x.A", "x.B", "wasmind.common.actors.Exit", "y.C.D"]
 type_lists = st.lists(st.sampled_from([*TYPES, "*"]), max_size=4)
 
 
-@given(own=type_lists, any_=type_lists, message_type=st.sampled_from(TYPES),
-       scope=st.sampled_from([MINE, "bbbbbb"]))
+@given(
+    own=type_lists,
+    any_=type_lists,
+    message_type=st.sampled_from(TYPES),
+    scope=st.sampled_from([MINE, "bbbbbb"]),
+)
 def test_a_message_is_wanted_exactly_when_exactly_one_pattern_routes_it(
     own: list[str], any_: list[str], message_type: str, scope: str
 ) -> None:

@@ -28,8 +28,9 @@ async def _probe_host(kit, grants=None, limits=None, working_directory="/", extr
 
 
 async def test_a_spinning_guest_is_stopped_by_its_deadline_and_restarted(kit) -> None:
-    broker, rec, host_cm = await _probe_host(kit, limits=Limits(deadline_seconds=0.3),
-                                             extra={"echo": kit.spec("echo")})
+    _, rec, host_cm = await _probe_host(
+        kit, limits=Limits(deadline_seconds=0.3), extra={"echo": kit.spec("echo")}
+    )
     async with host_cm as host:
         await host.start_agent("000000", None, "Root Agent", ["probe", "echo"])
         await rec.publish("test.probe.spin", {})
@@ -42,7 +43,7 @@ async def test_a_spinning_guest_is_stopped_by_its_deadline_and_restarted(kit) ->
 
 
 async def test_time_blocked_in_a_host_call_does_not_count_against_the_deadline(kit) -> None:
-    broker, rec, host_cm = await _probe_host(kit, limits=Limits(deadline_seconds=0.2))
+    _, rec, host_cm = await _probe_host(kit, limits=Limits(deadline_seconds=0.2))
     async with host_cm as host:
         await host.start_agent("000000", None, "Root Agent", ["probe"])
         await rec.publish("test.probe.command", {"program": "sleep", "args": ["0.6"]})
@@ -52,7 +53,7 @@ async def test_time_blocked_in_a_host_call_does_not_count_against_the_deadline(k
 
 
 async def test_the_memory_limit_traps_a_hog_without_harming_the_host(kit) -> None:
-    broker, rec, host_cm = await _probe_host(kit, limits=Limits(memory_bytes=64 << 20))
+    _, rec, host_cm = await _probe_host(kit, limits=Limits(memory_bytes=64 << 20))
     async with host_cm as host:
         await host.start_agent("000000", None, "Root Agent", ["probe"])
         await rec.publish("test.probe.alloc", {"mib": 8})
@@ -63,7 +64,7 @@ async def test_the_memory_limit_traps_a_hog_without_harming_the_host(kit) -> Non
 
 
 async def test_denied_capabilities_return_clear_errors_to_the_guest(kit, tmp_path: Path) -> None:
-    broker, rec, host_cm = await _probe_host(kit, grants=NOTHING)
+    _, rec, host_cm = await _probe_host(kit, grants=NOTHING)
     async with host_cm as host:
         await host.start_agent("000000", None, "Root Agent", ["probe"])
         await rec.publish("test.probe.command", {"program": "true"})
@@ -82,11 +83,17 @@ async def test_filesystem_preopens_expose_only_the_granted_directory(kit, tmp_pa
     (tmp_path / "ro").mkdir()
     (tmp_path / "ro" / "note.txt").write_text("read me")
     (tmp_path / "rw").mkdir()
-    grants = Grants(command=False, spawn=False, http=False, http_hosts=None, preopens=(
-        Preopen(str(tmp_path / "ro"), "/data", writable=False),
-        Preopen(str(tmp_path / "rw"), str(tmp_path / "rw"), writable=True),
-    ))
-    broker, rec, host_cm = await _probe_host(kit, grants=grants)
+    grants = Grants(
+        command=False,
+        spawn=False,
+        http=False,
+        http_hosts=None,
+        preopens=(
+            Preopen(str(tmp_path / "ro"), "/data", writable=False),
+            Preopen(str(tmp_path / "rw"), str(tmp_path / "rw"), writable=True),
+        ),
+    )
+    _, rec, host_cm = await _probe_host(kit, grants=grants)
     async with host_cm as host:
         await host.start_agent("000000", None, "Root Agent", ["probe"])
         await rec.publish("test.probe.readfile", {"path": "/data/note.txt"})
@@ -102,14 +109,16 @@ async def test_filesystem_preopens_expose_only_the_granted_directory(kit, tmp_pa
 
 
 async def test_commands_run_in_the_working_directory_with_env_clear(kit, tmp_path: Path) -> None:
-    broker, rec, host_cm = await _probe_host(kit, working_directory=str(tmp_path))
+    _, rec, host_cm = await _probe_host(kit, working_directory=str(tmp_path))
     async with host_cm as host:
         await host.start_agent("000000", None, "Root Agent", ["probe"])
         await rec.publish("test.probe.command", {"program": "pwd"})
         assert (await rec.result("command"))["stdout"].strip() == str(tmp_path)
         os.environ["WASMIND_TEST_SECRET"] = "leak"
         try:
-            await rec.publish("test.probe.command", {"program": "env", "env_clear": True, "env": {"ONLY": "1"}})
+            await rec.publish(
+                "test.probe.command", {"program": "env", "env_clear": True, "env": {"ONLY": "1"}}
+            )
             assert (await rec.result("command"))["stdout"].strip() == "ONLY=1"
         finally:
             del os.environ["WASMIND_TEST_SECRET"]
@@ -123,14 +132,16 @@ async def test_http_from_a_guest_reaches_an_allowed_host_only(kit) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/hello"
-    grants = Grants(command=False, spawn=False, http=True, http_hosts=(f"127.0.0.1:{server.server_port}",),
-                    preopens=())
+    grants = Grants(
+        command=False, spawn=False, http=True, http_hosts=(f"127.0.0.1:{server.server_port}",), preopens=()
+    )
     try:
-        broker, rec, host_cm = await _probe_host(kit, grants=grants)
+        _, rec, host_cm = await _probe_host(kit, grants=grants)
         async with host_cm as host:
             await host.start_agent("000000", None, "Root Agent", ["probe"])
-            await rec.publish("test.probe.http", {"method": "POST", "url": url, "body": "hi",
-                                                  "headers": [["X-Test", "1"]]})
+            await rec.publish(
+                "test.probe.http", {"method": "POST", "url": url, "body": "hi", "headers": [["X-Test", "1"]]}
+            )
             response = await rec.result("http")
             assert response["status"] == 200 and response["body"] == "hello POST hi"
             assert ["x-reply", "yes"] in response["headers"]
@@ -142,7 +153,7 @@ async def test_http_from_a_guest_reaches_an_allowed_host_only(kit) -> None:
 
 
 async def test_host_resources_are_freed_when_instances_close(kit) -> None:
-    broker, rec, host_cm = await _probe_host(kit)
+    _, rec, host_cm = await _probe_host(kit)
     before = set(linker._resources)
     async with host_cm as host:
         await host.start_agent("000000", None, "Root Agent", ["probe"])
@@ -157,7 +168,7 @@ async def test_host_resources_are_freed_when_instances_close(kit) -> None:
 async def test_guest_output_and_logs_reach_the_host_log_with_actor_and_scope(kit) -> None:
     from structlog.testing import capture_logs
 
-    broker, rec, host_cm = await _probe_host(kit)
+    _, rec, host_cm = await _probe_host(kit)
     with capture_logs() as logs:
         async with host_cm as host:
             await host.start_agent("000000", None, "Root Agent", ["probe"])
@@ -172,7 +183,7 @@ async def test_guest_output_and_logs_reach_the_host_log_with_actor_and_scope(kit
 
 
 class _Hello(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         reply = f"hello POST {body.decode()}".encode()
         self.send_response(200)

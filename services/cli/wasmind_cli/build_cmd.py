@@ -1,11 +1,12 @@
 """``wasmind build``: build actor directories into components and precompile them for this host."""
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from wasmind.assets import cache_dir
@@ -22,6 +23,10 @@ def _default_dirs() -> list[Path]:
     return sorted(p.parent for p in Path("actors").glob(f"*/{MANIFEST_NAME}"))
 
 
+def _describe(bar: Progress, task: TaskID, step: str) -> None:
+    bar.update(task, description=step)
+
+
 def build(
     dirs: Annotated[list[Path] | None, typer.Argument(help="Actor directories (default: actors/*)")] = None,
     no_precompile: Annotated[bool, typer.Option(help="Only build components, do not precompile")] = False,
@@ -36,12 +41,14 @@ def build(
     engine = create_engine(settings)
     table = Table("actor", "actor_id", "kind", "component", "precompiled", "seconds")
     failed = 0
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as bar:
         for directory in targets:
             task = bar.add_task(f"{directory.name}: checking")
             started = time.perf_counter()
             try:
-                result = build_actor(directory, store, progress=lambda step, t=task: bar.update(t, description=step))
+                result = build_actor(directory, store, progress=partial(_describe, bar, task))
                 compiled = "skipped"
                 if not no_precompile:
                     bar.update(task, description=f"{directory.name}: precompiling")
@@ -57,9 +64,14 @@ def build(
                 bar.stop_task(task)
             state = "cached" if result.cached else "built"
             bar.update(task, description=f"[green]✓[/] {directory.name} ({state})")
-            table.add_row(directory.name, result.actor_id, result.kind, state, compiled,
-                          f"{time.perf_counter() - started:.1f}")
+            table.add_row(
+                directory.name,
+                result.actor_id,
+                result.kind,
+                state,
+                compiled,
+                f"{time.perf_counter() - started:.1f}",
+            )
     console.print(table)
     if failed:
         raise typer.Exit(1)
-

@@ -18,10 +18,10 @@ The module relies on wasmtime-py's private ctypes layer, so :data:`SUPPORTED` pi
 
 import ctypes
 import threading
-from importlib.metadata import version
 from collections.abc import Callable
 from ctypes import byref, string_at
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
 from wasmtime import StoreContext, WasmtimeError
@@ -29,31 +29,31 @@ from wasmtime import _ffi as ffi
 from wasmtime.component import Func, LinkerInstance, Record, Variant
 from wasmtime.component._enter import catch_exceptions, maybe_raise_last_exn
 from wasmtime.component._types import (
+    F32,
+    F64,
+    S8,
+    S16,
+    S32,
+    S64,
+    U8,
+    U16,
+    U32,
+    U64,
     Bool,
     Char,
     EnumType,
-    F32,
-    F64,
     FuncType,
     ListType,
     OptionType,
     RecordType,
     ResultType,
-    S8,
-    S16,
-    S32,
-    S64,
     String,
     TupleType,
-    U8,
-    U16,
-    U32,
-    U64,
     ValType,
     VariantType,
 )
 
-__all__ = ["SUPPORTED", "FastFunc", "HostFunc", "add_host_func", "compile_lift", "compile_lower"]
+__all__ = ["SUPPORTED", "FastFunc", "HostFunc", "add_host_func", "compile_lift", "compile_lower", "record"]
 
 SUPPORTED = "50."
 """wasmtime-py major version this module was written against."""
@@ -88,6 +88,14 @@ def _neutralize(val: Any) -> None:
     """Mark a consumed value as a plain bool so deleting its container frees nothing twice."""
     val.kind = ffi.WASMTIME_COMPONENT_BOOL
     val.of.boolean = False
+
+
+def record(fields: dict[str, Any]) -> Record:
+    """A component-model record value; keys are the WIT field names (``message-type``, ...)."""
+    value = Record()
+    for name, field_value in fields.items():
+        setattr(value, name, field_value)
+    return value
 
 
 # --- lowering ----------------------------------------------------------------------------------
@@ -580,7 +588,7 @@ _HOST_LOCK = threading.Lock()
 _next_host_index = 1
 
 
-@ffi.wasmtime_component_func_callback_t  # type: ignore[misc]
+@ffi.wasmtime_component_func_callback_t
 def _host_call(idx, context, ty_raw, args, nargs, results, nresults):  # type: ignore[no-untyped-def]
     def run(store: StoreContext) -> None:
         entry = _HOST_FUNCS[idx or 0]

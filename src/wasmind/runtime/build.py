@@ -68,7 +68,9 @@ def _tree_digest(digest: "hashlib._Hash", label: str, root: Path) -> None:
 def input_digest(actor_dir: Path, python_module: str) -> str:
     """The digest of everything a Python build reads: actor files, SDK, WIT, toolchain version."""
     digest = hashlib.sha256()
-    digest.update(f"python-actor-v1\0componentize-py {version('componentize-py')}\0{python_module}\0".encode())
+    digest.update(
+        f"python-actor-v1\0componentize-py {version('componentize-py')}\0{python_module}\0".encode()
+    )
     _tree_digest(digest, "actor", actor_dir)
     _tree_digest(digest, "sdk", sdk_dir())
     _tree_digest(digest, "wit", wit_dir())
@@ -138,7 +140,9 @@ def _stage_python(actor_dir: Path, module: str, stage: Path) -> None:
         target = stage / path.relative_to(actor_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
-    shutil.copytree(sdk_dir() / "wasmind_sdk", stage / "wasmind_sdk", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        sdk_dir() / "wasmind_sdk", stage / "wasmind_sdk", ignore=shutil.ignore_patterns("__pycache__")
+    )
     (stage / "actor.py").write_text(SHIM.format(module=module))
     (stage / f"{APP_MODULE}.py").write_text(APP)
 
@@ -154,8 +158,9 @@ def _componentize_py() -> str:
     return found
 
 
-def _build_python(name: str, manifest: Manifest, actor_dir: Path, module: str, store: ArtifactStore,
-                  progress: Progress) -> BuildResult:
+def _build_python(
+    name: str, manifest: Manifest, actor_dir: Path, module: str, store: ArtifactStore, progress: Progress
+) -> BuildResult:
     digest = input_digest(actor_dir, module)
     target = store.component_path(digest)
     if target.exists():
@@ -166,34 +171,63 @@ def _build_python(name: str, manifest: Manifest, actor_dir: Path, module: str, s
         stage.mkdir()
         _stage_python(actor_dir, module, stage)
         env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-        command = [_componentize_py(), "-d", str(wit_dir()), "-w", WORLD, "componentize", APP_MODULE,
-                   "-p", str(stage), "-o", str(out)]
+        command = [
+            _componentize_py(),
+            "-d",
+            str(wit_dir()),
+            "-w",
+            WORLD,
+            "componentize",
+            APP_MODULE,
+            "-p",
+            str(stage),
+            "-o",
+            str(out),
+        ]
         try:
-            done = subprocess.run(command, cwd=stage, env=env, capture_output=True, text=True,
-                                  timeout=PYTHON_BUILD_TIMEOUT, check=False)
+            done = subprocess.run(
+                command,
+                cwd=stage,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=PYTHON_BUILD_TIMEOUT,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
-            raise BuildError(f"Build failed for actor '{name}': componentize-py took over "
-                             f"{PYTHON_BUILD_TIMEOUT} s") from None
+            raise BuildError(
+                f"Build failed for actor '{name}': componentize-py took over {PYTHON_BUILD_TIMEOUT} s"
+            ) from None
         if done.returncode != 0 or not out.exists():
             output = (done.stderr or "") + (done.stdout or "")
-            raise BuildError(f"Build failed for actor '{name}' with exit code {done.returncode}. {output.strip()}")
+            raise BuildError(
+                f"Build failed for actor '{name}' with exit code {done.returncode}. {output.strip()}"
+            )
         store.store_component(digest, out.read_bytes())
     return BuildResult(manifest.actor_id, target, False, "python")
 
 
-def _build_rust(name: str, manifest: Manifest, actor_dir: Path, store: ArtifactStore,
-                progress: Progress) -> BuildResult:
+def _build_rust(
+    name: str, manifest: Manifest, actor_dir: Path, store: ArtifactStore, progress: Progress
+) -> BuildResult:
     cargo = shutil.which("cargo")
     if cargo is None:
-        raise BuildError("Missing required dependency: cargo. Please install Rust and Cargo from https://rustup.rs/")
+        raise BuildError(
+            "Missing required dependency: cargo. Please install Rust and Cargo from https://rustup.rs/"
+        )
     progress(f"cargo component build {name}")
-    done = subprocess.run([cargo, "component", "build", "--release"], cwd=actor_dir, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [cargo, "component", "build", "--release"], cwd=actor_dir, capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         if "no such command" in done.stderr:
-            raise BuildError("Missing required dependency: cargo-component. "
-                             "Please install cargo-component with: cargo install cargo-component")
-        raise BuildError(f"Build failed for actor '{name}' with exit code {done.returncode}. {done.stderr.strip()}")
+            raise BuildError(
+                "Missing required dependency: cargo-component. "
+                "Please install cargo-component with: cargo install cargo-component"
+            )
+        raise BuildError(
+            f"Build failed for actor '{name}' with exit code {done.returncode}. {done.stderr.strip()}"
+        )
     package = tomllib.loads((actor_dir / "Cargo.toml").read_text())["package"]["name"].replace("-", "_")
     for directory in (actor_dir, *actor_dir.parents):
         wasm = directory / "target" / "wasm32-wasip1" / "release" / f"{package}.wasm"
@@ -201,12 +235,15 @@ def _build_rust(name: str, manifest: Manifest, actor_dir: Path, store: ArtifactS
             digest = file_digest(wasm)
             store.store_component(digest, wasm.read_bytes())
             return BuildResult(manifest.actor_id, store.component_path(digest), False, "rust")
-    raise BuildError(f"Failed to load actor '{name}'. WASM file '{package}.wasm' not found in target directory "
-                     f"'{actor_dir / 'target'}'. Ensure the actor builds successfully.")
+    raise BuildError(
+        f"Failed to load actor '{name}'. WASM file '{package}.wasm' not found in target directory "
+        f"'{actor_dir / 'target'}'. Ensure the actor builds successfully."
+    )
 
 
-def build_actor(actor_dir: Path, store: ArtifactStore, *, name: str | None = None,
-                progress: Progress = lambda _: None) -> BuildResult:
+def build_actor(
+    actor_dir: Path, store: ArtifactStore, *, name: str | None = None, progress: Progress = lambda _: None
+) -> BuildResult:
     """Build (or find cached) the component of the actor in ``actor_dir``.
 
     Raises:
@@ -215,7 +252,9 @@ def build_actor(actor_dir: Path, store: ArtifactStore, *, name: str | None = Non
     """
     actor_dir = actor_dir.resolve()
     if not actor_dir.is_dir():
-        raise BuildError(f"Failed to load actor '{name or actor_dir.name}'. Source path '{actor_dir}' not found.")
+        raise BuildError(
+            f"Failed to load actor '{name or actor_dir.name}'. Source path '{actor_dir}' not found."
+        )
     manifest = load_manifest(actor_dir)
     name = name or actor_dir.name
     if manifest.component or (actor_dir / "actor.wasm").is_file():
@@ -225,8 +264,10 @@ def build_actor(actor_dir: Path, store: ArtifactStore, *, name: str | None = Non
     elif (actor_dir / "Cargo.toml").is_file():
         result = _build_rust(name, manifest, actor_dir, store, progress)
     else:
-        raise BuildError(f"Build failed for actor '{name}': no component, Python or Rust project found in "
-                         f"'{actor_dir}' (expected actor.wasm, app.py, pyproject.toml or Cargo.toml)")
+        raise BuildError(
+            f"Build failed for actor '{name}': no component, Python or Rust project found in "
+            f"'{actor_dir}' (expected actor.wasm, app.py, pyproject.toml or Cargo.toml)"
+        )
     with result.component.open("rb") as handle:
         check_component_bytes(name, result.component, handle.read(8))
     return result

@@ -52,7 +52,9 @@ class LoadedComponent:
     def _export(self, interface: ExportIndex, name: str) -> ExportIndex:
         index = self.component.get_export_index(name, interface)
         if index is None:
-            raise ComponentLoadError(f"component of {self.actor_id} lacks the export {name} of {ACTOR_INTERFACE}")
+            raise ComponentLoadError(
+                f"component of {self.actor_id} lacks the export {name} of {ACTOR_INTERFACE}"
+            )
         return index
 
     def exports(self, store: wasmtime.Store, funcs: dict[str, Func]) -> ActorExports:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 import anyio
 import structlog
@@ -36,6 +36,8 @@ __all__ = ["ActorHost", "AgentControl", "AgentRecord", "LocalAgentControl"]
 
 log = structlog.get_logger("wasmind.runtime")
 RUNTIME_SOURCE = "runtime"
+MAX_PAYLOAD = 1 << 20
+"""Largest payload a host publishes (NATS's default ``max_payload``); larger ones are refused."""
 
 
 class AgentControl(Protocol):
@@ -80,7 +82,9 @@ class LocalAgentControl:
 class _ThreadServices:
     """What instances ask of the host, called on guest threads and run on the event loop."""
 
-    def __init__(self, host: "ActorHost", working_directory: str, http_client: HttpClient, io_dir: Path) -> None:
+    def __init__(
+        self, host: "ActorHost", working_directory: str, http_client: HttpClient, io_dir: Path
+    ) -> None:
         self.host = host
         self.working_directory = working_directory
         self.http_client = http_client
@@ -90,7 +94,9 @@ class _ThreadServices:
         from_thread.run(self.host.publish, envelope)
 
     def spawn_agent(self, parent_scope: str, actor_names: list[str], agent_name: str) -> str:
-        scope: str = from_thread.run(self.host.agent_control.spawn_agent, parent_scope, actor_names, agent_name)
+        scope: str = from_thread.run(
+            self.host.agent_control.spawn_agent, parent_scope, actor_names, agent_name
+        )
         return scope
 
     def parent_of(self, scope: str) -> str | None:
@@ -114,6 +120,7 @@ class ActorHost:
         threads: int = 512,
         restart_backoff: float = 1.0,
         shutdown_grace: float = 10.0,
+        max_payload: int = MAX_PAYLOAD,
     ) -> None:
         self.specs = dict(specs)
         self.spawn_rules = dict(spawn_rules) if spawn_rules is not None else {n: SpawnRules() for n in specs}
@@ -125,6 +132,7 @@ class ActorHost:
         self.limiter = anyio.CapacityLimiter(threads)
         self.restart_backoff = restart_backoff
         self.shutdown_grace = shutdown_grace
+        self.max_payload = max_payload
         self.agents: dict[str, AgentRecord] = {}
         self.replayable: list[Envelope] = []
         self.root_exited = anyio.Event()
@@ -137,7 +145,7 @@ class ActorHost:
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    async def __aenter__(self) -> "ActorHost":
+    async def __aenter__(self) -> Self:
         self._io = tempfile.TemporaryDirectory(prefix="wasmind-io-")
         http_client = self._http_client or HttpClient()
         self.services = _ThreadServices(self, self.working_directory, http_client, Path(self._io.name))
@@ -174,7 +182,9 @@ class ActorHost:
 
     # --- agents ---------------------------------------------------------------------------------
 
-    async def start_agent(self, scope: str, parent: str | None, name: str, requested: Sequence[str]) -> AgentRecord:
+    async def start_agent(
+        self, scope: str, parent: str | None, name: str, requested: Sequence[str]
+    ) -> AgentRecord:
         """Create agent ``scope`` with the expansion of ``requested``; atomic: raises :class:`SpawnError`."""
         if scope in self.agents:
             raise SpawnError(f"Failed to spawn agent: scope {scope} already exists")
@@ -199,7 +209,9 @@ class ActorHost:
             raise SpawnError(f"Failed to spawn agent: {failure}")
         await self._all_ready(record)
         spawned = AgentSpawned(agent_id=scope, name=name, parent_agent=parent, actors=names)
-        await self.publish(Envelope(root_id(), AgentSpawned.TYPE, CONTEXT_SENDER, ROOT_SCOPE, encode(spawned)))
+        await self.publish(
+            Envelope(root_id(), AgentSpawned.TYPE, CONTEXT_SENDER, ROOT_SCOPE, encode(spawned))
+        )
         log.info("agent spawned", scope=scope, name=name, parent=parent, actors=names)
         return record
 
@@ -209,10 +221,15 @@ class ActorHost:
             try:
                 await member.construct()
             except GuestTrap as trap:
-                return f"constructor of actor '{member.spec.logical_name}' ({member.spec.actor_id}) failed: {trap.summary}"
+                actor = f"actor '{member.spec.logical_name}' ({member.spec.actor_id})"
+                if trap.phase == "instantiate":
+                    return f"{actor} could not be instantiated: {trap.summary}"
+                return f"constructor of {actor} failed: {trap.summary}"
             assert self._tg is not None
             self._tg.start_soon(self._run_member, record, member)
-            await self.publish(Envelope(root_id(), ActorReady.TYPE, member.spec.actor_id, record.scope, b"null"))
+            await self.publish(
+                Envelope(root_id(), ActorReady.TYPE, member.spec.actor_id, record.scope, b"null")
+            )
         return None
 
     async def _rollback(self, record: AgentRecord) -> None:
@@ -277,7 +294,13 @@ class ActorHost:
     # --- messages -------------------------------------------------------------------------------
 
     async def publish(self, envelope: Envelope) -> None:
-        """Deliver to local actors, then publish on the bus for everyone else."""
+        """Deliver to local actors, then publish on the bus for everyone else.
+
+        A payload over ``max_payload`` is refused for everyone: logged, and the user is told.
+        """
+        if len(envelope.payload) > self.max_payload:
+            await self._refuse_oversized(envelope)
+            return
         scope = target_scope(envelope)
         subject = subjects.data(self.swarm, scope, envelope.message_type)
         log.debug(
@@ -291,19 +314,42 @@ class ActorHost:
         await self._deliver(envelope, scope, None)
         await self.bus.publish(subject, envelope_to_headers(envelope), envelope.payload)
 
+    async def _refuse_oversized(self, envelope: Envelope) -> None:
+        log.error(
+            "message refused: payload too large",
+            message_type=envelope.message_type,
+            from_actor_id=envelope.from_actor_id,
+            from_scope=envelope.from_scope,
+            size=len(envelope.payload),
+            limit=self.max_payload,
+        )
+        await self.notify_runtime(
+            "Error",
+            "Message too large",
+            f"{envelope.message_type} from {envelope.from_actor_id} in agent {envelope.from_scope} has "
+            f"{len(envelope.payload)} bytes; the limit is {self.max_payload}. It was not delivered.",
+        )
+
     async def publish_replayable(self, envelope: Envelope) -> None:
         """Publish a message that every agent becoming ready later also receives (``BaseUrlUpdate``)."""
         envelope = Envelope(
-            envelope.id, envelope.message_type, envelope.from_actor_id, envelope.from_scope,
-            envelope.payload, replayable=True, trace=envelope.trace,
+            envelope.id,
+            envelope.message_type,
+            envelope.from_actor_id,
+            envelope.from_scope,
+            envelope.payload,
+            replayable=True,
+            trace=envelope.trace,
         )
         self.replayable.append(envelope)
         await self.publish(envelope)
 
     async def notify_runtime(self, level: str, title: str, message: str) -> None:
         """Broadcast a runtime ``UserNotification``."""
-        note = UserNotification(level=level, title=title, message=message, source=RUNTIME_SOURCE)  # type: ignore[arg-type]
-        await self.publish(Envelope(root_id(), UserNotification.TYPE, CONTEXT_SENDER, ROOT_SCOPE, encode(note)))
+        note = UserNotification(level=level, title=title, message=message, source=RUNTIME_SOURCE)
+        await self.publish(
+            Envelope(root_id(), UserNotification.TYPE, CONTEXT_SENDER, ROOT_SCOPE, encode(note))
+        )
 
     async def _deliver(self, envelope: Envelope, scope: str, pattern: str | None) -> None:
         """Deliver to the local instances that want it (via ``pattern`` only, for bus arrivals)."""
@@ -332,7 +378,7 @@ class ActorHost:
 
     async def _on_bus(self, message: BusMessage) -> None:
         try:
-            swarm, scope, message_type = subjects.parse_data(message.subject)
+            _, scope, message_type = subjects.parse_data(message.subject)
         except subjects.SubjectError as error:
             log.warning("ignored message with a bad subject", error=str(error))
             return

@@ -9,15 +9,16 @@ to files that are read after each call and logged line by line.
 import itertools
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
 import wasmtime
-from wasmtime.component import Func, Record, ResourceAny
+from wasmtime.component import Func, ResourceAny
 
 from wasmind.config.manifest import Interest
+from wasmind.runtime import abi
 from wasmind.runtime.abi import FastFunc
 from wasmind.runtime.capabilities.http import HttpClient
 from wasmind.runtime.component import LoadedComponent
@@ -44,8 +45,8 @@ class ActorSpec:
     actor_id: str
     component: LoadedComponent
     config_toml: str = ""
-    grants: Grants = Grants.original()
-    limits: Limits = Limits()
+    grants: Grants = field(default_factory=Grants.original)
+    limits: Limits = field(default_factory=Limits)
     interest: Interest | None = None
 
 
@@ -153,9 +154,11 @@ class ActorInstance:
         """Instantiate the component and run the actor constructor. Raises :class:`GuestTrap`."""
         with self._lock:
             store = self._store = self._new_store()
+            phase = "instantiate"
             try:
                 with serving(self):
                     instance = self.spec.component.linker.instantiate(store, self.spec.component.component)
+                    phase = "constructor"
                     funcs = {name: self._func(instance, store, name) for name in self.spec.component.indices}
                     exports = self.spec.component.exports(store, funcs)
                     self._calls = {
@@ -165,10 +168,10 @@ class ActorInstance:
                     }
                     store.set_epoch_deadline(self._deadline_ticks)
                     self._actor = self._calls["constructor"](store, self.scope, self.spec.config_toml)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - any failure of a guest call is a trap
                 self._flush_output()
                 self._close_locked()
-                raise self._trap("constructor", error) from None
+                raise self._trap(phase, error) from None
             self._flush_output()
 
     def handle(self, envelope: Envelope) -> None:
@@ -177,21 +180,21 @@ class ActorInstance:
             store, actor = self._store, self._actor
             if store is None or actor is None:
                 raise RuntimeError(f"{self.label} is not running")
-            record = Record()
-            for name, value in (
-                ("id", envelope.id),
-                ("message-type", envelope.message_type),
-                ("from-actor-id", envelope.from_actor_id),
-                ("from-scope", envelope.from_scope),
-                ("payload", envelope.payload),
-            ):
-                setattr(record, name, value)
+            record = abi.record(
+                {
+                    "id": envelope.id,
+                    "message-type": envelope.message_type,
+                    "from-actor-id": envelope.from_actor_id,
+                    "from-scope": envelope.from_scope,
+                    "payload": envelope.payload,
+                }
+            )
             self._message_id = envelope.id
             try:
                 with serving(self):
                     store.set_epoch_deadline(self._deadline_ticks)
                     self._calls["handle"](store, actor, record)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - any failure of a guest call is a trap
                 self._flush_output()
                 self._close_locked()
                 raise self._trap("handle-message", error) from None
@@ -210,7 +213,7 @@ class ActorInstance:
                     store.set_epoch_deadline(self._deadline_ticks)
                     self._calls["destructor"](store, actor)
                     actor.drop(store)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - any failure of a guest call is a trap
                 log.warning("destructor failed", actor=self.label, error=_trap_cause(error))
             self._flush_output()
             self._close_locked()
@@ -288,7 +291,7 @@ class ActorInstance:
 
     def notify(self, level: str, title: str, message: str, source: str) -> None:
         """Broadcast a ``UserNotification`` from this instance."""
-        note = UserNotification(level=level, title=title, message=message, source=source)  # type: ignore[arg-type]
+        note = UserNotification(level=level, title=title, message=message, source=source)
         self.broadcast(UserNotification.TYPE, encode(note))
 
     def spawn_agent(self, actor_names: list[str], agent_name: str) -> str:
@@ -317,4 +320,3 @@ class ActorInstance:
         """Restart the execution deadline (time spent in host calls does not count)."""
         if self._store is not None:
             self._store.set_epoch_deadline(self._deadline_ticks)
-

@@ -7,6 +7,7 @@ instance's execution deadline is re-armed, so time blocked in a host call (an LL
 counts against the guest.
 """
 
+import contextlib
 import functools
 import itertools
 import platform
@@ -16,7 +17,15 @@ from typing import Any
 
 import structlog
 import wasmtime
-from wasmtime.component import Linker, LinkerInstance, Record, ResourceAny, ResourceHost, ResourceType, Variant
+from wasmtime.component import (
+    Linker,
+    LinkerInstance,
+    Record,
+    ResourceAny,
+    ResourceHost,
+    ResourceType,
+    Variant,
+)
 
 from wasmind.runtime import abi
 from wasmind.runtime.capabilities import command as cmd
@@ -59,10 +68,8 @@ def _state(store: wasmtime.StoreContext, handle: ResourceAny) -> Any:
 
 def _drop(store: wasmtime.StoreContext, rep: int) -> None:
     free_resource(rep)
-    try:
+    with contextlib.suppress(RuntimeError):  # dropped while no instance runs (store teardown)
         current().untrack_resource(rep)
-    except RuntimeError:  # dropped while no instance is running (store teardown)
-        pass
 
 
 def _import(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,10 +96,8 @@ def _label() -> str:
 
 
 def _rearm() -> None:
-    try:
+    with contextlib.suppress(RuntimeError):
         current().rearm_deadline()
-    except RuntimeError:
-        pass
 
 
 # --- messaging, logger, agent, host-info -------------------------------------------------------
@@ -137,7 +142,14 @@ def _working_directory(store: wasmtime.StoreContext) -> str:
 
 
 _OS_NAMES = {"darwin": "macos", "win32": "windows", "cygwin": "windows"}
-_ARCH_NAMES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv7l": "arm", "i686": "x86", "i386": "x86"}
+_ARCH_NAMES = {
+    "amd64": "x86_64",
+    "x64": "x86_64",
+    "arm64": "aarch64",
+    "armv7l": "arm",
+    "i686": "x86",
+    "i386": "x86",
+}
 
 
 def os_info() -> tuple[str, str]:
@@ -149,9 +161,8 @@ def os_info() -> tuple[str, str]:
 
 @_import
 def _os_info(store: wasmtime.StoreContext) -> Record:
-    record = Record()
-    record.os, record.arch = os_info()
-    return record
+    system, arch = os_info()
+    return abi.record({"os": system, "arch": arch})
 
 
 # --- command -----------------------------------------------------------------------------------
@@ -224,16 +235,15 @@ def _cmd_run(store: wasmtime.StoreContext, handle: ResourceAny) -> Any:
         log.warning("capability denied", actor=host.label, capability="command", program=spec.program)
         return host.grants.denied("command")
     out = cmd.run_command(spec, host.working_directory)
-    record = Record()
-    for name, value in (
-        ("stdout", out.stdout),
-        ("stderr", out.stderr),
-        ("status", _exit_status(out.status)),
-        ("stdout-truncated", out.stdout_truncated),
-        ("stderr-truncated", out.stderr_truncated),
-    ):
-        setattr(record, name, value)
-    return record
+    return abi.record(
+        {
+            "stdout": out.stdout,
+            "stderr": out.stderr,
+            "status": _exit_status(out.status),
+            "stdout-truncated": out.stdout_truncated,
+            "stderr-truncated": out.stderr_truncated,
+        }
+    )
 
 
 # --- http --------------------------------------------------------------------------------------
@@ -256,7 +266,8 @@ def _header(spec: http.HttpRequestSpec, key: str, value: str) -> http.HttpReques
 
 
 def _headers(spec: http.HttpRequestSpec, headers: Record) -> http.HttpRequestSpec:
-    return replace(spec, headers=(*spec.headers, *(tuple(pair) for pair in headers.headers)))
+    pairs = getattr(headers, "headers")  # noqa: B009 - Record fields are dynamic
+    return replace(spec, headers=(*spec.headers, *(tuple(pair) for pair in pairs)))
 
 
 def _body(spec: http.HttpRequestSpec, body: bytes) -> http.HttpRequestSpec:
@@ -304,13 +315,12 @@ def _request_send(store: wasmtime.StoreContext, handle: ResourceAny) -> Any:
     outcome = host.http_client.send(spec, allowed_hosts=host.grants.http_hosts)
     if isinstance(outcome.result, http.HttpResponse):
         response = outcome.result
-        headers = Record()
-        headers.headers = list(response.headers)
-        record = Record()
-        record.status, record.headers, record.body = response.status, headers, response.body
-        return record
+        headers = abi.record({"headers": list(response.headers)})
+        return abi.record({"status": response.status, "headers": headers, "body": response.body})
     if outcome.exhausted_by_transport:
-        host.notify("Error", "HTTP Request Failed", f"Request failed after {outcome.attempts} attempts", "HTTP")
+        host.notify(
+            "Error", "HTTP Request Failed", f"Request failed after {outcome.attempts} attempts", "HTTP"
+        )
     if isinstance(outcome.result, http.BuilderError) and outcome.attempts == 0:
         log.warning("http request refused", actor=host.label, url=spec.url, reason=outcome.result.message)
     return _request_error(outcome.result)
@@ -388,4 +398,3 @@ def build_linker(engine: wasmtime.Engine) -> Linker:
             for name in ("[constructor]actor", "[method]actor.handle-message", "[method]actor.destructor"):
                 abi.add_host_func(iface, name, _trap(name))
     return linker
-

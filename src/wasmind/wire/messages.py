@@ -4,7 +4,7 @@ Every model carries its type string in ``TYPE``. :func:`encode` writes the exact
 original; :func:`decode` reads a payload by type string with the lenient rules of PROTOCOL.md §2.
 """
 
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, RootModel, ValidationError, model_serializer
 
@@ -247,7 +247,9 @@ class RequestChanges(WireModel):
     changes: str
 
 
-class ApprovalResponse(RootModel[Annotated[Union[Approved, RequestChanges], ExternallyTagged(Approved, RequestChanges)]]):  # noqa: UP007
+class ApprovalResponse(
+    RootModel[Annotated[Approved | RequestChanges, ExternallyTagged(Approved, RequestChanges)]]
+):
     """An expert's verdict; the whole payload is the enum: ``"Approved"`` or ``{"RequestChanges": ...}``."""
 
     TYPE: ClassVar[str] = "code_with_experts.common.ApprovalResponse"

@@ -128,12 +128,12 @@ class ExternallyTagged:
         return {tag: dumped}
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        options: list[CoreSchema] = []
+        options: list[CoreSchema | tuple[CoreSchema, str]] = []
         for tag, cls in self.by_tag.items():
             if self._is_unit(cls):
                 options.append(core_schema.literal_schema([tag]))
                 continue
-            inner = cls.model_fields["value"].annotation if self._is_newtype(cls) else cls
+            inner: Any = cls.model_fields["value"].annotation if self._is_newtype(cls) else cls
             options.append(_one_key_object(tag, handler.generate_schema(inner)))
         # The tagged shape is described for JSON Schema; validation and serialization are ours.
         wire_shape = core_schema.union_schema(options)
@@ -167,7 +167,7 @@ class InternallyTagged:
         return {self.field: self.tag_of[type(value)], **value.model_dump(mode=info.mode)}
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        options: list[CoreSchema] = []
+        options: list[CoreSchema | tuple[CoreSchema, str]] = []
         for tag, cls in self.by_tag.items():
             fields = {self.field: core_schema.typed_dict_field(core_schema.literal_schema([tag]))}
             for name, info in cls.model_fields.items():
@@ -198,13 +198,11 @@ def _already_wire_shaped(
 
 
 def _one_key_object(key: str, value: CoreSchema) -> CoreSchema:
-    return core_schema.typed_dict_schema(
-        {key: core_schema.typed_dict_field(value)}, extra_behavior="forbid"
-    )
+    return core_schema.typed_dict_schema({key: core_schema.typed_dict_field(value)}, extra_behavior="forbid")
 
 
 def result_of(ok: Any, err: Any) -> Any:
     """The type ``Result<ok, err>``: values are ``Ok[ok](value=...)`` or ``Err[err](value=...)``."""
-    ok_cls = Ok[ok]  # type: ignore[valid-type]
-    err_cls = Err[err]  # type: ignore[valid-type]
+    ok_cls = Ok[ok]
+    err_cls = Err[err]
     return Annotated[Union[ok_cls, err_cls], ExternallyTagged(ok_cls, err_cls)]  # noqa: UP007

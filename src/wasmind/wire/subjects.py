@@ -73,7 +73,9 @@ def type_tokens(message_type: str) -> str:
 
 def _check_scope(scope: str) -> None:
     if not scope or "." in scope or _ESCAPE.search(scope):
-        raise SubjectError(f"invalid scope {scope!r}: a scope is one subject token (6 characters [A-Za-z0-9])")
+        raise SubjectError(
+            f"invalid scope {scope!r}: a scope is one subject token (6 characters [A-Za-z0-9])"
+        )
 
 
 def data(swarm: str, scope: str, message_type: str) -> str:

@@ -35,11 +35,20 @@ class Result:
     ratio: float | None = None
 
     @classmethod
-    def of(cls, suite: str, name: str, samples: Sequence[float], unit: str, scale: float = 1.0,
-           target: float | None = None) -> "Result":
+    def of(
+        cls,
+        suite: str,
+        name: str,
+        samples: Sequence[float],
+        unit: str,
+        scale: float = 1.0,
+        target: float | None = None,
+    ) -> "Result":
         """Median (and p99) of ``samples`` times ``scale``, checked against ``target`` (lower is better)."""
         value = statistics.median(samples) * scale
-        result = cls(suite, name, round(value, 3), unit, round(percentile(samples, 0.99) * scale, 3), len(samples))
+        result = cls(
+            suite, name, round(value, 3), unit, round(percentile(samples, 0.99) * scale, 3), len(samples)
+        )
         return result.check(target)
 
     def check(self, target: float | None) -> "Result":
@@ -66,7 +75,10 @@ def print_results(results: Sequence[Result], as_json: bool) -> None:
     for r in results:
         mark = "" if r.ok is None else (" [green]✓[/]" if r.ok else " [red]✗[/]")
         table.add_row(
-            r.suite, r.name, f"{r.value:g} {r.unit}{mark}", "" if r.p99 is None else f"{r.p99:g}",
+            r.suite,
+            r.name,
+            f"{r.value:g} {r.unit}{mark}",
+            "" if r.p99 is None else f"{r.p99:g}",
             "" if r.target is None else f"≤ {r.target:g}",
             "" if r.ratio is None else f"{r.ratio}× {r.baseline}",
         )

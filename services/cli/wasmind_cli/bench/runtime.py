@@ -8,6 +8,7 @@ import gc
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from wasmind.runtime.artifacts import ArtifactStore
@@ -64,8 +65,12 @@ def _timed(fn: Callable[[], object], repeat: int) -> list[float]:
 def _measure(flavour: str, spec: ActorSpec, sink: _Sink, calls: int, population: int) -> list[Result]:
     results = []
     name = f"{flavour}"
-    load = _timed(lambda: LoadedComponent(spec.component.engine, spec.component.linker, spec.component.path,
-                                          spec.actor_id), 5)
+    load = _timed(
+        lambda: LoadedComponent(
+            spec.component.engine, spec.component.linker, spec.component.path, spec.actor_id
+        ),
+        5,
+    )
     results.append(Result.of(SUITE, f"{name}.load_cached_ms", load, "ms", 1e3))
 
     def instantiate() -> None:
@@ -86,11 +91,14 @@ def _measure(flavour: str, spec: ActorSpec, sink: _Sink, calls: int, population:
         for _ in range(min(200, calls)):
             instance.handle(envelope)
         started = time.perf_counter()
-        latencies = _timed(lambda e=envelope: instance.handle(e), calls)
+        latencies = _timed(partial(instance.handle, envelope), calls)
         elapsed = time.perf_counter() - started
         results.append(Result.of(SUITE, f"{name}.handle_{label}_us", latencies, "µs", 1e6, target=target))
-        results.append(Result(SUITE, f"{name}.handle_{label}_calls_per_s", round(calls / elapsed), "calls/s",
-                              samples=calls))
+        results.append(
+            Result(
+                SUITE, f"{name}.handle_{label}_calls_per_s", round(calls / elapsed), "calls/s", samples=calls
+            )
+        )
     instance.destroy()
 
     gc.collect()
@@ -107,13 +115,17 @@ def _measure(flavour: str, spec: ActorSpec, sink: _Sink, calls: int, population:
     for member in live:
         member.destroy()
     target = 1.5 if flavour == "python" else None
-    results.append(Result(SUITE, f"{name}.pss_per_instance_mib", round(per_instance, 3), "MiB",
-                          samples=population).check(target))
+    results.append(
+        Result(
+            SUITE, f"{name}.pss_per_instance_mib", round(per_instance, 3), "MiB", samples=population
+        ).check(target)
+    )
     return results
 
 
-def run_runtime_suite(store: ArtifactStore, actors: dict[str, Path], calls: int = 3000,
-                      population: int = 200) -> list[Result]:
+def run_runtime_suite(
+    store: ArtifactStore, actors: dict[str, Path], calls: int = 3000, population: int = 200
+) -> list[Result]:
     """Measure every flavour in ``actors`` (``python`` is compared with the ``wat`` floor)."""
     settings = EngineSettings()
     engine = create_engine(settings)
@@ -123,8 +135,10 @@ def run_runtime_suite(store: ArtifactStore, actors: dict[str, Path], calls: int 
     io_dir.mkdir(exist_ok=True)
     sink = _Sink(io_dir)
     try:
-        by_flavour = {f: _measure(f, loader.actor(path, f"bench-{f}"), sink, calls, population)
-                      for f, path in actors.items()}
+        by_flavour = {
+            f: _measure(f, loader.actor(path, f"bench-{f}"), sink, calls, population)
+            for f, path in actors.items()
+        }
     finally:
         ticker.stop()
         sink.http_client.close()
