@@ -2,5 +2,6 @@
 
 from rich.console import Console
 
-console = Console()
+# Piped output (CI logs, files) gets a wide fixed width instead of rich's default of 80 columns.
+console = Console(width=None if Console().is_terminal else 160)
 err_console = Console(stderr=True)

@@ -76,11 +76,15 @@ def _kind(name: str) -> Any:
     return getattr(ffi, f"WASMTIME_COMPONENT_{name}")
 
 
+# wasm_byte_vec_new with a char* source, so bytes pass without a copy into a ctypes array.
+_byte_vec_new = ctypes.CFUNCTYPE(None, ctypes.POINTER(ffi.wasm_byte_vec_t), ctypes.c_size_t, ctypes.c_char_p)(
+    ("wasm_byte_vec_new", ffi.dll)
+)
+
+
 def _byte_vec(data: bytes) -> Any:
     vec = ffi.wasm_byte_vec_t()
-    ffi.wasm_byte_vec_new_uninitialized(byref(vec), len(data))
-    if data:
-        ctypes.memmove(vec.data, data, len(data))
+    _byte_vec_new(byref(vec), len(data), data)
     return vec
 
 

@@ -24,7 +24,7 @@ from wasmind.config.spawning import SpawnRules, UnknownActorError, expand_spawn_
 from wasmind.runtime.bus import Bus, BusMessage, Subscription
 from wasmind.runtime.capabilities.http import HttpClient
 from wasmind.runtime.context import SpawnError
-from wasmind.runtime.instance import ActorSpec, GuestTrap
+from wasmind.runtime.instance import ActorSpec, GuestTrap, output_directory
 from wasmind.runtime.interest import InterestFilter
 from wasmind.runtime.supervisor import SupervisedActor, backoff_seconds
 from wasmind.wire import subjects
@@ -146,7 +146,7 @@ class ActorHost:
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self._io = tempfile.TemporaryDirectory(prefix="wasmind-io-")
+        self._io = output_directory()
         http_client = self._http_client or HttpClient()
         self.services = _ThreadServices(self, self.working_directory, http_client, Path(self._io.name))
         self._tg = anyio.create_task_group()

@@ -7,7 +7,9 @@ to files that are read after each call and logged line by line.
 """
 
 import itertools
+import os
 import re
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,7 @@ from wasmind.wire.envelope import Envelope
 from wasmind.wire.ids import child_id, root_id
 from wasmind.wire.messages import UserNotification, encode
 
-__all__ = ["ActorInstance", "ActorSpec", "GuestTrap", "InstanceServices"]
+__all__ = ["ActorInstance", "ActorSpec", "GuestTrap", "InstanceServices", "output_directory"]
 
 log = structlog.get_logger("wasmind.runtime")
 _LOG_LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "error": "error"}
@@ -67,6 +69,12 @@ class InstanceServices(Protocol):
         """The parent scope of ``scope``, if known."""
 
 
+def output_directory() -> "tempfile.TemporaryDirectory[str]":
+    """A private directory for guest stdout/stderr files (on tmpfs when the machine has one)."""
+    shm = Path("/dev/shm")
+    return tempfile.TemporaryDirectory(prefix="wasmind-io-", dir=shm if shm.is_dir() else None)
+
+
 class GuestTrap(Exception):
     """A guest call that trapped; the instance is unusable afterwards.
 
@@ -86,25 +94,33 @@ _RUNTIME_NOISE = re.compile(r"^(thread '|note: run with|Python function threw|\s
 
 
 class _OutputTail:
-    """Reads the lines a guest appended to its stdout or stderr file since the last read."""
+    """Reads the lines a guest appended to its stdout or stderr file since the last read.
+
+    WASI creates the file; it is read through a descriptor kept open, so checking for new output
+    after a call costs one ``fstat``.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.touch()
+        self._fd: int | None = None
         self._offset = 0
         self._partial = b""
         self.last_line = ""
 
+    def _size(self) -> int:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                return 0
+        return os.fstat(self._fd).st_size
+
     def lines(self, final: bool = False) -> list[str]:
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return []
+        size = self._size()
         if size <= self._offset and not (final and self._partial):
             return []
-        with self.path.open("rb") as handle:
-            handle.seek(self._offset)
-            data = self._partial + handle.read(size - self._offset)
+        assert self._fd is not None
+        data = self._partial + os.pread(self._fd, size - self._offset, self._offset)
         self._offset = size
         *complete, self._partial = data.split(b"\n")
         if final and self._partial:
@@ -115,6 +131,13 @@ class _OutputTail:
             if _EXCEPTION_LINE.match(text) or (text.strip() and not _RUNTIME_NOISE.match(text)):
                 self.last_line = text.strip()
         return texts
+
+    def close(self) -> None:
+        """Close the descriptor and remove the file."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.path.unlink(missing_ok=True)
 
 
 def _trap_cause(error: Exception) -> str:
@@ -266,11 +289,20 @@ class ActorInstance:
         store, self._store, self._actor = self._store, None, None
         if store is not None:
             self._release(store)
+            for tail, stream, level in (
+                (self._stdout, "stdout", "info"),
+                (self._stderr, "stderr", "warning"),
+            ):
+                self._log_lines(tail.lines(final=True), stream, level)
+                tail.close()
 
     def _flush_output(self) -> None:
-        for tail, stream, level in ((self._stdout, "stdout", "info"), (self._stderr, "stderr", "warning")):
-            for line in tail.lines():
-                getattr(log, level)(line, actor_id=self.spec.actor_id, scope=self.scope, stream=stream)
+        self._log_lines(self._stdout.lines(), "stdout", "info")
+        self._log_lines(self._stderr.lines(), "stderr", "warning")
+
+    def _log_lines(self, lines: list[str], stream: str, level: str) -> None:
+        for line in lines:
+            getattr(log, level)(line, actor_id=self.spec.actor_id, scope=self.scope, stream=stream)
 
     # --- GuestHost: what this instance's imports do -----------------------------------------------
 

@@ -5,7 +5,6 @@ same run: the WAT figures are the floor set by wasmtime-py itself.
 """
 
 import gc
-import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -15,7 +14,7 @@ from wasmind.runtime.artifacts import ArtifactStore
 from wasmind.runtime.capabilities.http import HttpClient
 from wasmind.runtime.component import LoadedComponent
 from wasmind.runtime.engine import EngineSettings, EpochTicker, create_engine
-from wasmind.runtime.instance import ActorInstance, ActorSpec
+from wasmind.runtime.instance import ActorInstance, ActorSpec, output_directory
 from wasmind.runtime.linker import build_linker
 from wasmind.runtime.loader import ComponentLoader
 from wasmind.wire.envelope import Envelope
@@ -131,9 +130,8 @@ def run_runtime_suite(
     engine = create_engine(settings)
     ticker = EpochTicker(engine).start()
     loader = ComponentLoader(engine, build_linker(engine), store, settings)
-    io_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"wasmind-bench-{os.getpid()}"
-    io_dir.mkdir(exist_ok=True)
-    sink = _Sink(io_dir)
+    io_dir = output_directory()
+    sink = _Sink(Path(io_dir.name))
     try:
         by_flavour = {
             f: _measure(f, loader.actor(path, f"bench-{f}"), sink, calls, population)
@@ -142,9 +140,7 @@ def run_runtime_suite(
     finally:
         ticker.stop()
         sink.http_client.close()
-        for leftover in io_dir.glob("*"):
-            leftover.unlink()
-        io_dir.rmdir()
+        io_dir.cleanup()
     floor = {r.name.split(".", 1)[1]: r for r in by_flavour.get("wat", [])}
     results = []
     for flavour, figures in by_flavour.items():
