@@ -21,7 +21,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)  ## create .venv and install the project with its dev tools
 
 run: venv  ## run the demo (a placeholder until the swarm on NATS lands)
-	$(BIN)/wasmind run
+	@echo "make run is a placeholder until the swarm on NATS lands (issue 4)."
+	@echo "Meanwhile it builds the example actors and runs the runtime benchmark."
+	$(BIN)/wasmind build actors/examples/*
+	$(BIN)/wasmind bench runtime
 
 test: venv  ## run the test suite (slow tier excluded)
 	$(BIN)/pytest -m "not slow"

@@ -97,7 +97,10 @@ def test_every_message_type_of_the_catalog_has_a_spec_example() -> None:
 
 
 def test_the_catalog_holds_exactly_the_types_of_protocol_summary_table() -> None:
-    spec = (Path(__file__).parents[3] / "shared" / "spec" / "PROTOCOL.md").read_text(encoding="utf-8")
+    protocol = Path(__file__).parents[3] / "shared" / "spec" / "PROTOCOL.md"
+    if not protocol.exists():
+        pytest.skip(f"the shared spec is not beside this checkout ({protocol})")
+    spec = protocol.read_text(encoding="utf-8")
     summary = spec.split("### 4.6 Summary", 1)[1].split("\n\n", 2)[1]
     listed = {row.split("`")[1] for row in summary.splitlines() if row.startswith("| `")}
     assert listed == set(MESSAGE_TYPES)

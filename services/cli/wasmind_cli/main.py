@@ -2,6 +2,7 @@
 
 import typer
 
+from wasmind.telemetry.logging import configure_logging
 from wasmind_cli import bench_cmd, build_cmd, run_cmd
 
 app = typer.Typer(
@@ -11,6 +12,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def main() -> None:
+    """A NATS-backed swarm of WebAssembly-component AI agents."""
+    configure_logging()
+
+
 app.command("build")(build_cmd.build)
 app.command("run")(run_cmd.run)
 app.add_typer(bench_cmd.app, name="bench")

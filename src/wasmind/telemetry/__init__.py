@@ -1,0 +1,1 @@
+"""Telemetry: structlog set-up (and, with the observability issue, OpenTelemetry)."""
