@@ -168,43 +168,51 @@ def _os_info(store: wasmtime.StoreContext) -> Record:
 # --- command -----------------------------------------------------------------------------------
 
 
-def _cmd_builder(mutate: Callable[..., None]) -> Callable[..., ResourceHost]:
-    """A ``cmd`` builder method: mutate the shared state, return a new handle to the same state."""
+def _builder(type_id: int, change: Callable[..., Any]) -> Callable[..., ResourceHost]:
+    """A builder method: a new handle holding ``change(state, *args)``.
+
+    ``cmd`` changes mutate and return the shared state (handles share it, WIT.md §5.1);
+    ``request`` changes return a modified copy (the old handle is unchanged, §6.1).
+    """
 
     @_import
     def method(store: wasmtime.StoreContext, handle: ResourceAny, *args: Any) -> ResourceHost:
-        spec = _state(store, handle)
-        if spec is not None:
-            mutate(spec, *args)
-        return _new_resource(spec, CMD_TYPE)
+        state = _state(store, handle)
+        return _new_resource(change(state, *args) if state is not None else None, type_id)
 
-    method.__name__ = f"cmd.{mutate.__name__}"
+    method.__name__ = change.__name__
     return method
 
 
-def _args(spec: cmd.CommandSpec, args: list[str]) -> None:
+def _args(spec: cmd.CommandSpec, args: list[str]) -> cmd.CommandSpec:
     spec.args.extend(args)
+    return spec
 
 
-def _current_dir(spec: cmd.CommandSpec, directory: str) -> None:
+def _current_dir(spec: cmd.CommandSpec, directory: str) -> cmd.CommandSpec:
     spec.current_dir = directory
+    return spec
 
 
-def _timeout(spec: cmd.CommandSpec, seconds: int) -> None:
+def _timeout(spec: cmd.CommandSpec, seconds: int) -> cmd.CommandSpec:
     spec.timeout_seconds = seconds
+    return spec
 
 
-def _max_output(spec: cmd.CommandSpec, limit: int) -> None:
+def _max_output(spec: cmd.CommandSpec, limit: int) -> cmd.CommandSpec:
     spec.max_output_bytes = limit
+    return spec
 
 
-def _env(spec: cmd.CommandSpec, key: str, value: str) -> None:
+def _env(spec: cmd.CommandSpec, key: str, value: str) -> cmd.CommandSpec:
     spec.env[key] = value
+    return spec
 
 
-def _env_clear(spec: cmd.CommandSpec) -> None:
+def _env_clear(spec: cmd.CommandSpec) -> cmd.CommandSpec:
     spec.env_clear = True
     spec.env.clear()
+    return spec
 
 
 @_import
@@ -247,18 +255,6 @@ def _cmd_run(store: wasmtime.StoreContext, handle: ResourceAny) -> Any:
 
 
 # --- http --------------------------------------------------------------------------------------
-
-
-def _request_builder(change: Callable[..., http.HttpRequestSpec]) -> Callable[..., ResourceHost]:
-    """A ``request`` builder method: a new handle holding a modified copy (the old one is unchanged)."""
-
-    @_import
-    def method(store: wasmtime.StoreContext, handle: ResourceAny, *args: Any) -> ResourceHost:
-        spec = _state(store, handle)
-        return _new_resource(change(spec, *args) if spec is not None else None, REQUEST_TYPE)
-
-    method.__name__ = f"request.{change.__name__}"
-    return method
 
 
 def _header(spec: http.HttpRequestSpec, key: str, value: str) -> http.HttpRequestSpec:
@@ -361,7 +357,7 @@ def _define_command(root: LinkerInstance) -> None:
         iface.add_resource("cmd", ResourceType.host(CMD_TYPE), _drop)
         abi.add_host_func(iface, "[constructor]cmd", _cmd_new)
         for name, mutate in CMD_METHODS:
-            abi.add_host_func(iface, f"[method]cmd.{name}", _cmd_builder(mutate))
+            abi.add_host_func(iface, f"[method]cmd.{name}", _builder(CMD_TYPE, mutate))
         abi.add_host_func(iface, "[method]cmd.run", _cmd_run)
 
 
@@ -370,7 +366,7 @@ def _define_http(root: LinkerInstance) -> None:
         iface.add_resource("request", ResourceType.host(REQUEST_TYPE), _drop)
         abi.add_host_func(iface, "[constructor]request", _request_new)
         for name, change in REQUEST_METHODS:
-            abi.add_host_func(iface, f"[method]request.{name}", _request_builder(change))
+            abi.add_host_func(iface, f"[method]request.{name}", _builder(REQUEST_TYPE, change))
         abi.add_host_func(iface, "[method]request.send", _request_send)
 
 
