@@ -8,7 +8,7 @@ Assets (the WIT world and the guest SDK) live in the source tree during developm
 import os
 from pathlib import Path
 
-__all__ = ["actors_dir", "cache_dir", "sdk_dir", "state_dir", "wit_dir"]
+__all__ = ["actors_dir", "cache_dir", "config_dir", "data_dir", "sdk_dir", "state_dir", "wit_dir"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _SOURCE_ROOT = _PACKAGE.parent.parent  # <repo>/src/wasmind -> <repo>
@@ -55,3 +55,13 @@ def cache_dir() -> Path:
 def state_dir() -> Path:
     """Root of run state: logs, JetStream data, spans (``$WASMIND_STATE_DIR``, else XDG state)."""
     return _xdg("WASMIND_STATE_DIR", "XDG_STATE_HOME", ".local/state")
+
+
+def config_dir() -> Path:
+    """Where the default user configuration lives (``$XDG_CONFIG_HOME/wasmind``)."""
+    return _xdg("WASMIND_CONFIG_DIR", "XDG_CONFIG_HOME", ".config")
+
+
+def data_dir() -> Path:
+    """Where the log file lives (``$XDG_DATA_HOME/wasmind``)."""
+    return _xdg("WASMIND_DATA_DIR", "XDG_DATA_HOME", ".local/share")

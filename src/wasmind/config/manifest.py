@@ -30,7 +30,7 @@ class Preopen(BaseModel):
     ``guest`` defaults to the absolute host path, so paths mean the same inside and outside.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     path: str
     guest: str | None = None
     mode: Literal["ro", "rw"] = "rw"
@@ -40,7 +40,7 @@ class Capabilities(BaseModel):
     """What an actor may use. A manifest without ``[capabilities]`` gets the original's grants
     (full ``/`` read/write, command, any HTTP host, spawn) so actors built for the original work."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     command: bool = False
     spawn: bool = False
     http: bool | list[str] = False
@@ -56,7 +56,7 @@ class Interest(BaseModel):
     from every scope. ``"*"`` in either list means every type.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     own_scope: list[str] = Field(default_factory=list)
     any_scope: list[str] = Field(default_factory=list)
 
@@ -64,7 +64,7 @@ class Interest(BaseModel):
 class Manifest(BaseModel):
     """A parsed ``Wasmind.toml``. Unknown top-level keys are ignored (the original has decorative ones)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     actor_id: str
     required_spawn_with: list[str] = Field(default_factory=list)
     dependencies: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -22,7 +22,9 @@ class UnknownActorError(ValueError):
         self.name = name
 
 
-def expand_spawn_list(requested: Sequence[str], actors: Mapping[str, SpawnRules]) -> list[str]:
+def expand_spawn_list(
+    requested: Sequence[str], actors: Mapping[str, SpawnRules], *, skip_unknown: bool = False
+) -> list[str]:
     """The ordered, duplicate-free list of logical names to instantiate.
 
     Requested names in order, then every auto-spawn actor in name order; after each name its
@@ -30,7 +32,7 @@ def expand_spawn_list(requested: Sequence[str], actors: Mapping[str, SpawnRules]
     occurrence wins.
 
     Raises:
-        UnknownActorError: a requested or required name is not in ``actors``.
+        UnknownActorError: a requested or required name is not in ``actors`` (unless ``skip_unknown``).
     """
     seeds = [*requested, *sorted(name for name, rules in actors.items() if rules.auto_spawn)]
     result: list[str] = []
@@ -40,6 +42,8 @@ def expand_spawn_list(requested: Sequence[str], actors: Mapping[str, SpawnRules]
         if name in seen:
             return
         if name not in actors:
+            if skip_unknown:
+                return
             raise UnknownActorError(name)
         seen.add(name)
         result.append(name)

@@ -159,11 +159,17 @@ def _componentize_py() -> str:
 
 
 def _build_python(
-    name: str, manifest: Manifest, actor_dir: Path, module: str, store: ArtifactStore, progress: Progress
+    name: str,
+    manifest: Manifest,
+    actor_dir: Path,
+    module: str,
+    store: ArtifactStore,
+    progress: Progress,
+    rebuild: bool,
 ) -> BuildResult:
     digest = input_digest(actor_dir, module)
     target = store.component_path(digest)
-    if target.exists():
+    if target.exists() and not rebuild:
         return BuildResult(manifest.actor_id, target, True, "python")
     progress(f"componentize-py {name}")
     with tempfile.TemporaryDirectory(prefix="wasmind-build-") as tmp:
@@ -242,7 +248,12 @@ def _build_rust(
 
 
 def build_actor(
-    actor_dir: Path, store: ArtifactStore, *, name: str | None = None, progress: Progress = lambda _: None
+    actor_dir: Path,
+    store: ArtifactStore,
+    *,
+    name: str | None = None,
+    progress: Progress = lambda _: None,
+    rebuild: bool = False,
 ) -> BuildResult:
     """Build (or find cached) the component of the actor in ``actor_dir``.
 
@@ -260,7 +271,7 @@ def build_actor(
     if manifest.component or (actor_dir / "actor.wasm").is_file():
         result = _prebuilt(name, manifest, actor_dir, store)
     elif module := _python_module(manifest, actor_dir):
-        result = _build_python(name, manifest, actor_dir, module, store, progress)
+        result = _build_python(name, manifest, actor_dir, module, store, progress, rebuild)
     elif (actor_dir / "Cargo.toml").is_file():
         result = _build_rust(name, manifest, actor_dir, store, progress)
     else:

@@ -1,7 +1,8 @@
 """From an actor directory to an instantiable :class:`~wasmind.runtime.instance.ActorSpec`."""
 
+import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -9,15 +10,57 @@ import tomli_w
 import wasmtime
 from wasmtime.component import Linker
 
-from wasmind.config.manifest import load_manifest
-from wasmind.runtime.artifacts import ArtifactStore
+from wasmind.config.cache import ActorCache, CacheMetadata, dev_mode
+from wasmind.config.git import GitFetcher
+from wasmind.config.manifest import Interest, load_manifest
+from wasmind.config.resolve import Resolution, ResolvedActor
+from wasmind.config.sources import GitSource, PathSource
+from wasmind.config.spawning import SpawnRules
+from wasmind.config.user import LimitsTable
+from wasmind.runtime.artifacts import ArtifactStore, file_digest
 from wasmind.runtime.build import Progress, build_actor
 from wasmind.runtime.component import LoadedComponent
 from wasmind.runtime.engine import EngineSettings
 from wasmind.runtime.grants import Grants, Limits
 from wasmind.runtime.instance import ActorSpec
 
-__all__ = ["ComponentLoader", "config_to_toml"]
+__all__ = ["ComponentLoader", "LoadedActors", "config_to_toml", "limits_of"]
+
+
+def limits_of(table: LimitsTable | None) -> Limits:
+    """Runtime limits from an actor's ``limits`` table (defaults where unset)."""
+    limits = Limits()
+    if table is None:
+        return limits
+    return replace(
+        limits,
+        memory_bytes=(table.memory_mib << 20) if table.memory_mib else limits.memory_bytes,
+        deadline_seconds=table.deadline_seconds or limits.deadline_seconds,
+        mailbox_capacity=table.mailbox_capacity or limits.mailbox_capacity,
+    )
+
+
+def actor_version(actor_dir: Path) -> str:
+    """``project.version`` of ``pyproject.toml`` or ``package.version`` of ``Cargo.toml``, else ``0.0.0``."""
+    for name, keys in (("pyproject.toml", ("project", "version")), ("Cargo.toml", ("package", "version"))):
+        path = actor_dir / name
+        if path.is_file():
+            try:
+                value: Any = tomllib.loads(path.read_text())
+                for key in keys:
+                    value = value[key]
+                return str(value)
+            except (KeyError, TypeError, tomllib.TOMLDecodeError):
+                continue
+    return "0.0.0"
+
+
+@dataclass
+class LoadedActors:
+    """Every resolved actor, ready to instantiate, and the rules for spawning them."""
+
+    specs: dict[str, ActorSpec]
+    rules: dict[str, SpawnRules]
 
 
 def config_to_toml(config: Mapping[str, Any] | None) -> str:
@@ -59,12 +102,89 @@ class ComponentLoader:
         manifest = load_manifest(actor_dir)
         built = build_actor(actor_dir, self.store, name=logical_name, progress=progress)
         compiled = self.store.precompile(built.component, self.engine, self.settings)
+        return self._spec(
+            logical_name,
+            manifest.actor_id,
+            compiled,
+            config,
+            grants or Grants.from_capabilities(manifest.capabilities, working_directory),
+            limits or Limits(),
+            manifest.interest,
+        )
+
+    def _spec(
+        self,
+        logical_name: str,
+        actor_id: str,
+        compiled: Path,
+        config: Mapping[str, Any] | None,
+        grants: Grants,
+        limits: Limits,
+        interest: Interest | None,
+    ) -> ActorSpec:
         return ActorSpec(
             logical_name=logical_name,
-            actor_id=manifest.actor_id,
-            component=self.load(compiled, manifest.actor_id),
+            actor_id=actor_id,
+            component=self.load(compiled, actor_id),
             config_toml=config_to_toml(config),
-            grants=grants or Grants.from_capabilities(manifest.capabilities, working_directory),
-            limits=limits or Limits(),
-            interest=manifest.interest,
+            grants=grants,
+            limits=limits,
+            interest=interest,
         )
+
+    def load_resolution(
+        self,
+        resolution: Resolution,
+        *,
+        fetcher: GitFetcher,
+        cache: ActorCache,
+        working_directory: str,
+        report: Progress = lambda _: None,
+    ) -> LoadedActors:
+        """Build (only what changed), precompile and load every resolved actor (CONFIG.md §6).
+
+        Reports ``Loading N actors...``, then per actor ``  Loading <name>`` and
+        ``  ✓ <name> (cached)`` or ``(built)``, then ``✓ Actor loading complete``.
+        """
+        report(f"Loading {len(resolution.actors)} actors...")
+        specs: dict[str, ActorSpec] = {}
+        for name, actor in resolution.actors.items():
+            report(f"  Loading {name}")
+            compiled, cached = self._component(actor, fetcher, cache)
+            specs[name] = self._spec(
+                name,
+                actor.actor_id,
+                compiled,
+                actor.config,
+                Grants.from_capabilities(actor.capabilities, working_directory),
+                limits_of(actor.limits),
+                actor.manifest.interest,
+            )
+            report(f"  ✓ {name} ({'cached' if cached else 'built'})")
+        report("✓ Actor loading complete")
+        return LoadedActors(specs, {name: actor.spawn_rules for name, actor in resolution.actors.items()})
+
+    def _component(self, actor: ResolvedActor, fetcher: GitFetcher, cache: ActorCache) -> tuple[Path, bool]:
+        """The precompiled artifact of ``actor`` and whether its component came from the cache."""
+        metadata = cache.metadata(actor.source)
+        if isinstance(actor.source, GitSource) and metadata and not fetcher.refresh:
+            component = self.store.root / "components" / f"{metadata.component_digest}.wasm"
+            if component.is_file():
+                return self.store.precompile(component, self.engine, self.settings), True
+        directory = (
+            actor.source.path if isinstance(actor.source, PathSource) else fetcher.checkout(actor.source)
+        )
+        built = build_actor(directory, self.store, name=actor.logical_name, rebuild=dev_mode())
+        cache.store_metadata(
+            actor.source,
+            CacheMetadata(
+                actor_id=actor.actor_id,
+                logical_name=actor.logical_name,
+                source_hash=actor.source.source_hash(),
+                version=actor_version(directory),
+                fingerprint=built.component.stem,
+                component_digest=file_digest(built.component),
+            ),
+        )
+        cached = built.cached and not dev_mode()
+        return self.store.precompile(built.component, self.engine, self.settings), cached
