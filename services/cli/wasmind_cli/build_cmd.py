@@ -14,9 +14,7 @@ from wasmind.config.manifest import MANIFEST_NAME, ManifestError
 from wasmind.runtime.artifacts import ArtifactStore, file_digest
 from wasmind.runtime.build import BuildError, build_actor
 from wasmind.runtime.engine import EngineSettings, create_engine
-from wasmind_cli.console import err_console
-
-console = err_console
+from wasmind_cli.console import console, err_console
 
 
 def _default_dirs() -> list[Path]:
@@ -34,7 +32,7 @@ def build(
     """Build actors (Wasmind.toml + Python source, or a prebuilt .wasm) into cached components."""
     targets = dirs or _default_dirs()
     if not targets:
-        console.print("[red]Error:[/] no actor directories given and none found under actors/")
+        err_console.print("[red]Error:[/] no actor directories given and none found under actors/")
         raise typer.Exit(1)
     store = ArtifactStore(cache_dir())
     settings = EngineSettings()
@@ -42,7 +40,7 @@ def build(
     table = Table("actor", "actor_id", "kind", "component", "precompiled", "seconds")
     failed = 0
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
     ) as bar:
         for directory in targets:
             task = bar.add_task(f"{directory.name}: checking")
@@ -58,7 +56,7 @@ def build(
             except (BuildError, ManifestError) as error:
                 failed += 1
                 bar.update(task, description=f"[red]{directory.name}: failed")
-                console.print(f"[red]Error:[/] {error}")
+                err_console.print(f"[red]Error:[/] {error}", highlight=False)
                 continue
             finally:
                 bar.stop_task(task)
