@@ -43,6 +43,7 @@ fmt: venv  ## apply ruff formatting and safe fixes
 
 schemas: venv  ## regenerate schemas/ from the message models
 	$(BIN)/python -m wasmind.wire.schemas schemas
+	$(BIN)/python -m wasmind.config.schemas schemas
 
 build-actors: venv  ## build and precompile the shipped and test actors
 	$(BIN)/wasmind build actors/examples/* tests/actors/*

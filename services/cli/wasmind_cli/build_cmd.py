@@ -10,15 +10,42 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from wasmind.assets import cache_dir
+from wasmind.config.errors import ConfigError
+from wasmind.config.git import GitFetchError
 from wasmind.config.manifest import MANIFEST_NAME, ManifestError
+from wasmind.config.user import load_user_config
 from wasmind.runtime.artifacts import ArtifactStore, file_digest
 from wasmind.runtime.build import BuildError, build_actor
 from wasmind.runtime.engine import EngineSettings, create_engine
+from wasmind.runtime.linker import build_linker
+from wasmind.runtime.loader import ComponentLoader
 from wasmind_cli.console import console, err_console
 
 
 def _default_dirs() -> list[Path]:
     return sorted(p.parent for p in Path("actors").glob(f"*/{MANIFEST_NAME}"))
+
+
+def _build_config(path: Path, refresh: bool) -> None:
+    """Resolve a configuration and build and precompile all its actors, reporting each."""
+    settings = EngineSettings()
+    engine = create_engine(settings)
+    loader = ComponentLoader(engine, build_linker(engine), ArtifactStore(cache_dir()), settings)
+    try:
+        user = load_user_config(path)
+        for warning in user.warnings:
+            err_console.print(f"⚠ {warning}", markup=False, highlight=False)
+        resolution, _ = loader.load_config(
+            user,
+            working_directory=str(Path.cwd()),
+            refresh=refresh,
+            report=lambda line: console.print(line, markup=False, highlight=False),
+        )
+    except (ConfigError, BuildError, GitFetchError) as error:
+        err_console.print(f"Error: {error}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    for warning in resolution.warnings:
+        err_console.print(f"⚠ {warning}", markup=False, highlight=False)
 
 
 def _describe(bar: Progress, task: TaskID, step: str) -> None:
@@ -27,9 +54,18 @@ def _describe(bar: Progress, task: TaskID, step: str) -> None:
 
 def build(
     dirs: Annotated[list[Path] | None, typer.Argument(help="Actor directories (default: actors/*)")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Build every actor of a configuration")
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option(help="With -c: fetch git sources that follow a branch again")
+    ] = False,
     no_precompile: Annotated[bool, typer.Option(help="Only build components, do not precompile")] = False,
 ) -> None:
     """Build actors (Wasmind.toml + Python source, or a prebuilt .wasm) into cached components."""
+    if config is not None:
+        _build_config(config, refresh)
+        return
     targets = dirs or _default_dirs()
     if not targets:
         err_console.print("[red]Error:[/] no actor directories given and none found under actors/")

@@ -13,10 +13,10 @@ from wasmtime.component import Linker
 from wasmind.config.cache import ActorCache, CacheMetadata, dev_mode
 from wasmind.config.git import GitFetcher
 from wasmind.config.manifest import Interest, load_manifest
-from wasmind.config.resolve import Resolution, ResolvedActor
+from wasmind.config.resolve import ManifestReader, Resolution, ResolvedActor, resolve
 from wasmind.config.sources import GitSource, PathSource
 from wasmind.config.spawning import SpawnRules
-from wasmind.config.user import LimitsTable
+from wasmind.config.user import LimitsTable, UserConfig
 from wasmind.runtime.artifacts import ArtifactStore, file_digest
 from wasmind.runtime.build import Progress, build_actor
 from wasmind.runtime.component import LoadedComponent
@@ -163,6 +163,27 @@ class ComponentLoader:
             report(f"  ✓ {name} ({'cached' if cached else 'built'})")
         report("✓ Actor loading complete")
         return LoadedActors(specs, {name: actor.spawn_rules for name, actor in resolution.actors.items()})
+
+    def load_config(
+        self,
+        config: UserConfig,
+        *,
+        working_directory: str,
+        refresh: bool = False,
+        report: Progress = lambda _: None,
+    ) -> tuple[Resolution, LoadedActors]:
+        """Resolve a user configuration and load every actor (git checkouts and builds cached).
+
+        ``refresh`` fetches git sources that follow a branch again.
+        """
+        report("Resolving actor dependencies...")
+        cache = ActorCache(self.store.root)
+        fetcher = GitFetcher(self.store.root, refresh=refresh)
+        resolution = resolve(config, ManifestReader(cache, fetcher.checkout))
+        loaded = self.load_resolution(
+            resolution, fetcher=fetcher, cache=cache, working_directory=working_directory, report=report
+        )
+        return resolution, loaded
 
     def _component(self, actor: ResolvedActor, fetcher: GitFetcher, cache: ActorCache) -> tuple[Path, bool]:
         """The precompiled artifact of ``actor`` and whether its component came from the cache."""
