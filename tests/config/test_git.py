@@ -40,13 +40,26 @@ def run_git(cwd: Path, *args: str) -> str:
 
 @dataclass
 class Remote:
-    """A local repository with helpers to commit to it."""
+    """A working repository whose commits, branches and tags are pushed to a bare repository.
+
+    Fetchers clone the bare repository (``url``), as they would a server's.
+    """
 
     path: Path
 
     @property
+    def bare(self) -> Path:
+        return self.path.with_name(self.path.name + ".git")
+
+    @property
     def url(self) -> str:
-        return self.path.as_uri()
+        return self.bare.as_uri()
+
+    def publish(self) -> None:
+        if not self.bare.exists():
+            run_git(self.path.parent, "init", "-q", "--bare", str(self.bare))
+        run_git(self.path, "push", "-q", "--force", "--all", str(self.bare))
+        run_git(self.path, "push", "-q", "--force", "--tags", str(self.bare))
 
     def commit(self, files: dict[str, str], message: str = "change") -> str:
         for name, text in files.items():
@@ -55,10 +68,13 @@ class Remote:
             file.write_text(text)
         run_git(self.path, "add", "-A")
         run_git(self.path, "commit", "-q", "-m", message)
+        self.publish()
         return run_git(self.path, "rev-parse", "HEAD")
 
     def git(self, *args: str) -> str:
-        return run_git(self.path, *args)
+        output = run_git(self.path, *args)
+        self.publish()
+        return output
 
 
 @pytest.fixture

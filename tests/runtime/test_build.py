@@ -1,5 +1,6 @@
 """Building actors: content-addressed caching, rebuilds on change, clear failures."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -80,3 +81,23 @@ def test_a_module_named_actor_is_refused_before_building(tmp_path: Path) -> None
     (tmp_path / "actor.py").write_text("")
     with pytest.raises(BuildError, match="must not have a module named 'actor'"):
         build_actor(tmp_path, ArtifactStore(tmp_path / "cache"), name="clash")
+
+
+def test_a_rust_actor_uses_the_closest_built_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CONFIG.md §8.7 case 52, with a stand-in ``cargo`` (no Rust toolchain needed)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "cargo").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "cargo").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    actor = tmp_path / "ws" / "crates" / "a"
+    actor.mkdir(parents=True)
+    (actor / "Wasmind.toml").write_text('actor_id = "test:rust"\n')
+    (actor / "Cargo.toml").write_text('[package]\nname = "my-actor"\nversion = "0.3.0"\n')
+    component = (ACTOR_DIRS["wat_echo"] / "actor.wasm").read_bytes()
+    for directory, extra in ((tmp_path / "ws", b"far"), (actor, b"")):
+        release = directory / "target" / "wasm32-wasip1" / "release"
+        release.mkdir(parents=True)
+        (release / "my_actor.wasm").write_bytes(component + extra)
+    result = build_actor(actor, ArtifactStore(tmp_path / "cache"), name="rusty")
+    assert result.kind == "rust" and result.component.read_bytes() == component
