@@ -10,6 +10,7 @@ from wasmind.config.manifest import Interest
 from wasmind.config.spawning import SpawnRules
 from wasmind.runtime.context import SpawnError
 from wasmind.runtime.grants import Limits
+from wasmind.runtime.bus import BusMessage
 from wasmind.runtime.host import ActorHost
 from wasmind.transport.memory import InProcessBroker
 from wasmind.wire.messages import (
@@ -344,14 +345,50 @@ def _envelope(message_type: str, body: object, scope: str = "000000"):  # type: 
     return Envelope(root_id(), message_type, "test", scope, data)
 
 
-async def test_an_oversized_broadcast_is_refused_with_a_notification(kit) -> None:
+async def test_an_oversized_message_is_refused_with_a_notification_or_an_error_event(kit) -> None:
     broker = InProcessBroker()
     rec = await Recorder(broker).start()
+    errors: list[dict] = []  # type: ignore[type-arg]
+
+    async def on_error(message: BusMessage) -> None:
+        errors.append(json.loads(message.payload))
+
+    await rec.connection.subscribe("wasmind.test.evt.error", on_error)
     async with running_host(broker, {"echo": kit.spec("echo")}, max_payload=1000) as host:
         await host.start_agent("000000", None, "Root Agent", ["echo"])
         await host.publish(_envelope("echo.request", b"x" * 900))
-        await rec.publish("echo.request", b"y" * 999 + b"zz")  # arrives; its echo is refused
+        await host.publish(_envelope("echo.request", b"y" * 1001))  # a local sender: the user is told
         note = payload((await rec.wait_for(UserNotification.TYPE))[0])
         assert note["title"] == "Message too large"
-        assert note["message"].startswith("echo.reply from example:echo in agent 000000 has 1001 bytes")
+        assert note["message"].startswith("echo.request from test in agent 000000 has 1001 bytes")
+        await rec.publish("echo.request", b"z" * 1001)  # an external publisher: an error event
+        assert errors and errors[0]["reason"] == "payload of 1001 bytes exceeds the limit of 1000"
+        assert errors[0]["host"] == "local" and errors[0]["message_type"] == "echo.request"
+        await rec.wait_for("echo.reply")
+        await anyio.sleep(0.1)
         assert [len(e.payload) for e in rec.of_type("echo.reply")] == [900]
+
+
+async def test_malformed_external_messages_are_refused_and_other_traffic_flows(kit) -> None:
+    broker = InProcessBroker()
+    rec = await Recorder(broker).start()
+    errors: list[dict] = []  # type: ignore[type-arg]
+
+    async def on_error(message: BusMessage) -> None:
+        errors.append(json.loads(message.payload))
+
+    await rec.connection.subscribe("wasmind.test.evt.error", on_error)
+    async with running_host(broker, {"probe": kit.spec("probe", config={"quiet": True})}) as host:
+        await host.start_agent("000000", None, "Root Agent", ["probe"])
+        await rec.publish("wasmind.common.assistant.AddMessage", b"{not json")
+        await rec.publish(
+            "wasmind.common.assistant.AddMessage", {"agent": "000000", "message": {"role": "x"}}
+        )
+        await rec.publish("wasmind.common.assistant.NoSuchThing", {})
+        await rec.publish("test.probe.history", {})
+        history = (await rec.result("history"))["types"]
+        assert history == [AllActorsReady.TYPE, AgentSpawned.TYPE, "test.probe.history"]
+        reasons = [e["reason"] for e in errors]
+        assert reasons[0].startswith("invalid wasmind.common.assistant.AddMessage payload")
+        assert "role" in reasons[1]
+        assert reasons[2].startswith("unknown message type 'wasmind.common.assistant.NoSuchThing'")

@@ -10,7 +10,7 @@ instance (§5); replayable messages are re-delivered to an agent after each ``Al
 """
 
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, Self
@@ -28,9 +28,11 @@ from wasmind.runtime.instance import ActorSpec, GuestTrap, output_directory
 from wasmind.runtime.interest import InterestFilter
 from wasmind.runtime.supervisor import SupervisedActor, backoff_seconds
 from wasmind.wire import subjects
-from wasmind.wire.envelope import Envelope, envelope_from_wire, envelope_to_headers, target_scope
+from wasmind.wire.control import ErrorEvent
+from wasmind.wire.envelope import HEADER_HOST, Envelope, envelope_from_wire, envelope_to_headers, target_scope
 from wasmind.wire.ids import CONTEXT_SENDER, READY_SENDER, ROOT_SCOPE, new_scope, root_id
 from wasmind.wire.messages import ActorReady, AgentSpawned, AllActorsReady, Exit, UserNotification, encode
+from wasmind.wire.validation import payload_problem
 
 __all__ = ["ActorHost", "AgentControl", "AgentRecord", "LocalAgentControl"]
 
@@ -121,6 +123,8 @@ class ActorHost:
         restart_backoff: float = 1.0,
         shutdown_grace: float = 10.0,
         max_payload: int = MAX_PAYLOAD,
+        host_id: str = "local",
+        on_agent_exit: Callable[[AgentRecord], Awaitable[None]] | None = None,
     ) -> None:
         self.specs = dict(specs)
         self.spawn_rules = dict(spawn_rules) if spawn_rules is not None else {n: SpawnRules() for n in specs}
@@ -133,6 +137,8 @@ class ActorHost:
         self.restart_backoff = restart_backoff
         self.shutdown_grace = shutdown_grace
         self.max_payload = max_payload
+        self.host_id = host_id
+        self.on_agent_exit = on_agent_exit
         self.agents: dict[str, AgentRecord] = {}
         self.replayable: list[Envelope] = []
         self.root_exited = anyio.Event()
@@ -276,6 +282,8 @@ class ActorHost:
         log.info("agent exited", scope=record.scope, name=record.name)
         if record.scope == ROOT_SCOPE:
             self.root_exited.set()
+        if self.on_agent_exit is not None:
+            await self.on_agent_exit(record)
 
     def _end_agent(self, record: AgentRecord, exit_envelope: Envelope) -> None:
         for member in record.members:
@@ -312,7 +320,7 @@ class ActorHost:
             payload=envelope.payload_text(),
         )
         await self._deliver(envelope, scope, None)
-        await self.bus.publish(subject, envelope_to_headers(envelope), envelope.payload)
+        await self.bus.publish(subject, envelope_to_headers(envelope, self.host_id), envelope.payload)
 
     async def _refuse_oversized(self, envelope: Envelope) -> None:
         log.error(
@@ -383,9 +391,34 @@ class ActorHost:
             log.warning("ignored message with a bad subject", error=str(error))
             return
         envelope = envelope_from_wire(message_type, scope, message.headers, message.payload)
+        if HEADER_HOST not in message.headers:
+            problem = payload_problem(message_type, message.payload, self.max_payload)
+            if problem is not None:
+                await self._refuse_external(message.subject, envelope, problem)
+                return
         if envelope.replayable and all(known.id != envelope.id for known in self.replayable):
             self.replayable.append(envelope)
         await self._deliver(envelope, scope, message.pattern)
+
+    async def _refuse_external(self, subject: str, envelope: Envelope, reason: str) -> None:
+        """Drop a malformed message from an external publisher and say so on the error subject."""
+        log.warning("message refused", reason=reason, subject=subject, from_actor_id=envelope.from_actor_id)
+        event = ErrorEvent(
+            reason=reason,
+            subject=subject,
+            message_type=envelope.message_type,
+            from_actor_id=envelope.from_actor_id,
+            from_scope=envelope.from_scope,
+            size=len(envelope.payload),
+            host=self.host_id,
+        )
+        await self.bus.publish(subjects.error_event(self.swarm), {}, event.to_bytes())
+
+    def load(self) -> tuple[int, int, int]:
+        """``(live agents, live actor instances, messages waiting in mailboxes)``."""
+        live = [record for record in self.agents.values() if not record.exited]
+        members = [member for record in live for member in record.members]
+        return len(live), len(members), sum(len(member.mailbox) for member in members)
 
     # --- subscriptions --------------------------------------------------------------------------
 

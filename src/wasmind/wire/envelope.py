@@ -14,6 +14,7 @@ from wasmind.wire.ids import EXTERNAL_SENDER, root_id
 __all__ = [
     "HEADER_FROM_ACTOR",
     "HEADER_FROM_SCOPE",
+    "HEADER_HOST",
     "HEADER_ID",
     "HEADER_REPLAYABLE",
     "TRACE_HEADERS",
@@ -27,6 +28,8 @@ HEADER_ID = "Wasmind-Id"
 HEADER_FROM_ACTOR = "Wasmind-From-Actor"
 HEADER_FROM_SCOPE = "Wasmind-From-Scope"
 HEADER_REPLAYABLE = "Wasmind-Replayable"
+HEADER_HOST = "Wasmind-Host"
+"""Set by hosts on what they publish; messages without it come from external publishers."""
 TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
 """W3C trace-context and baggage headers, carried unchanged next to the envelope."""
 
@@ -73,7 +76,7 @@ def target_scope(envelope: Envelope) -> str:
     return envelope.from_scope
 
 
-def envelope_to_headers(envelope: Envelope) -> dict[str, str]:
+def envelope_to_headers(envelope: Envelope, host: str | None = None) -> dict[str, str]:
     """The NATS headers that carry ``envelope``'s fields (the message type travels in the subject)."""
     headers = {
         HEADER_ID: envelope.id,
@@ -82,6 +85,8 @@ def envelope_to_headers(envelope: Envelope) -> dict[str, str]:
     }
     if envelope.replayable:
         headers[HEADER_REPLAYABLE] = "1"
+    if host is not None:
+        headers[HEADER_HOST] = host
     headers.update(envelope.trace)
     return headers
 

@@ -122,3 +122,42 @@ def host_control(swarm: str, host_id: str, verb: str) -> str:
 def event(swarm: str, kind: str, *tokens: str) -> str:
     """An event subject (e.g. ``event(swarm, "host", host_id, "heartbeat")``)."""
     return ".".join((PREFIX, validate_swarm(swarm), "evt", kind, *tokens))
+
+
+# --- the names of JetStream resources and of the control endpoints --------------------------------
+
+SPAWNER = "spawner"
+SPAWNER_ENDPOINTS = ("spawn", "stop", "list", "tree", "parent", "draining", "shutdown")
+"""Endpoints of the spawner service: ``wasmind.<swarm>.ctl.spawner.<endpoint>``."""
+HOST_VERBS = ("start", "stop", "shutdown")
+"""Endpoints of each host: ``wasmind.<swarm>.ctl.host.<host id>.<verb>``."""
+
+
+def agents_bucket(swarm: str) -> str:
+    """The JetStream KV bucket of the agent registry."""
+    return f"wasmind-{validate_swarm(swarm)}-agents"
+
+
+def replay_stream(swarm: str) -> str:
+    """The JetStream stream holding a swarm's replayable messages (``BaseUrlUpdate``)."""
+    return f"wasmind-{validate_swarm(swarm)}-replay"
+
+
+def replay(swarm: str, message_type: str) -> str:
+    """The subject a replayable message is stored under (besides its data subject)."""
+    return f"{PREFIX}.{validate_swarm(swarm)}.replay.{type_tokens(message_type)}"
+
+
+def heartbeat(swarm: str, host_id: str) -> str:
+    """Where a host publishes its heartbeats."""
+    return event(swarm, "host", host_id, "heartbeat")
+
+
+def agent_event(swarm: str, scope: str, kind: str) -> str:
+    """Where an agent's lifecycle events are published (``spawned``, ``exited``, ``moved``, ``failed``)."""
+    return event(swarm, "agent", scope, kind)
+
+
+def error_event(swarm: str) -> str:
+    """Where hosts report messages they refused."""
+    return event(swarm, "error")
