@@ -8,9 +8,9 @@ from harness import Recorder, running_host
 
 from wasmind.config.manifest import Interest
 from wasmind.config.spawning import SpawnRules
+from wasmind.runtime.bus import BusMessage
 from wasmind.runtime.context import SpawnError
 from wasmind.runtime.grants import Limits
-from wasmind.runtime.bus import BusMessage
 from wasmind.runtime.host import ActorHost
 from wasmind.transport.memory import InProcessBroker
 from wasmind.wire.messages import (
@@ -387,7 +387,7 @@ async def test_malformed_external_messages_are_refused_and_other_traffic_flows(k
         await rec.publish("wasmind.common.assistant.NoSuchThing", {})
         await rec.publish("test.probe.history", {})
         history = (await rec.result("history"))["types"]
-        assert history == [AllActorsReady.TYPE, AgentSpawned.TYPE, "test.probe.history"]
+        assert history == [ActorReady.TYPE, AllActorsReady.TYPE, AgentSpawned.TYPE, "test.probe.history"]
         reasons = [e["reason"] for e in errors]
         assert reasons[0].startswith("invalid wasmind.common.assistant.AddMessage payload")
         assert "role" in reasons[1]
