@@ -20,11 +20,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install the project with its dev tools
 
-run: venv  ## run the demo (a placeholder until the swarm on NATS lands)
-	@echo "make run is a placeholder until the swarm on NATS lands (issue 4)."
-	@echo "Meanwhile it builds the example actors and runs the runtime benchmark."
-	$(BIN)/wasmind build actors/examples/*
-	$(BIN)/wasmind bench runtime
+DEMO_PROMPT ?= Wasmind runs AI agents as WebAssembly components that talk over NATS and spawn each other across host processes
+
+run: venv  ## the offline multi-agent demo on the embedded default (no LLM needed)
+	$(BIN)/wasmind run examples/demo.toml -p "$(DEMO_PROMPT)"
 
 test: venv  ## run the test suite (slow tier excluded)
 	$(BIN)/pytest -m "not slow"

@@ -80,3 +80,32 @@ def kit() -> Iterator[Kit]:
 def anyio_backend() -> str:
     """Async tests run on asyncio (the services' event loop)."""
     return "asyncio"
+
+
+# --- NATS: a real nats-server for transport tests (wasmind.transport.natsserver) --------------------
+# (appended block: imports here rather than at the top so the block stays self-contained)
+
+import anyio
+
+from wasmind.transport.natsserver import NatsServer
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[NatsServer]:
+    """One nats-server for the session: loopback, free port, JetStream in a private temp dir.
+
+    Tests share it, so each test uses its own subjects (and its own server when it restarts,
+    kills or reconfigures one).
+    """
+    server = NatsServer()
+    anyio.run(server.start)
+    yield server
+    anyio.run(server.stop)
+
+
+@pytest.fixture
+def nats_url(nats_server: NatsServer) -> str:
+    """The URL of the session's nats-server (restarted first if a test stopped it)."""
+    if not nats_server.running:
+        anyio.run(nats_server.restart)
+    return nats_server.url

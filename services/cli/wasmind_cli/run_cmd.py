@@ -1,14 +1,253 @@
-"""``wasmind run``: run a swarm from a configuration file."""
+"""``wasmind run``: a swarm from a configuration file, embedded by default, as a line-based chat.
 
+Embedded: a private nats-server (JetStream under the state directory) and the spawner, which starts
+host processes; ``--nats URL`` (or ``[nats] url``) joins an existing deployment instead. ``-p`` runs
+headless: the final answer goes to stdout, progress to stderr, and the exit status says whether the
+task succeeded. Ctrl-C (or a root ``Exit``) stops everything; a second Ctrl-C forces it (130).
+"""
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from signal import SIGINT, SIGTERM
+from typing import Annotated, TextIO
+
+import anyio
+import structlog
 import typer
+from anyio.abc import TaskGroup
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 
-from wasmind_cli.console import err_console
+from wasmind.assets import cache_dir, data_dir, state_dir
+from wasmind.config.errors import ConfigError
+from wasmind.config.sections import NatsSection, SwarmSection
+from wasmind.config.user import UserConfig, load_user_config
+from wasmind.config.validate import validate_startup
+from wasmind.runtime.artifacts import ArtifactStore
+from wasmind.runtime.build import BuildError
+from wasmind.runtime.engine import EngineSettings, create_engine
+from wasmind.runtime.linker import build_linker
+from wasmind.runtime.loader import ComponentLoader
+from wasmind.telemetry.logging import configure_logging
+from wasmind.transport.nats import NatsOptions, connect
+from wasmind.wire import subjects
+from wasmind.wire.chat import UserChatMessage
+from wasmind.wire.control import SpawnReply, SpawnRequest
+from wasmind.wire.envelope import Envelope, envelope_from_wire, envelope_to_headers
+from wasmind.wire.ids import CONTEXT_SENDER, COORDINATOR_SENDER, ROOT_SCOPE, root_id
+from wasmind.wire.messages import AddMessage, Exit, Response, StatusUpdate, encode
+from wasmind_cli.chat import describe
+from wasmind_cli.check_cmd import default_config
+from wasmind_cli.embedded import EmbeddedSwarm, wait_for_spawner
+
+__all__ = ["current_run_file", "run"]
+
+log = structlog.get_logger("wasmind.cli")
 
 
-def run() -> None:
-    """Run a swarm (not available yet: the swarm on NATS is issue 4)."""
-    err_console.print(
-        "[yellow]wasmind run is not implemented yet:[/] the NATS swarm (host and spawner services) "
-        "lands with issue 4. Until then, `wasmind build` and `wasmind bench runtime` work."
+def current_run_file() -> Path:
+    """Where a running ``wasmind run`` says how to reach it (read by ``tail``, ``publish``, ``agents``)."""
+    return state_dir() / "current-run.json"
+
+
+@dataclass
+class Outcome:
+    """How the run ended."""
+
+    finished: anyio.Event = field(default_factory=anyio.Event)
+    success: bool = True
+    answer: str = ""
+    forced: bool = False
+
+
+class Session:
+    """The chat side of a run: shows messages, sends the user's lines, notices the end."""
+
+    def __init__(self, nc: Client, swarm: str, prompt: str | None) -> None:
+        self.nc = nc
+        self.swarm = swarm
+        self.prompt = prompt
+        self.outcome = Outcome()
+        self.out: TextIO = sys.stderr if prompt is not None else sys.stdout
+
+    async def start(self) -> None:
+        await self.nc.subscribe(subjects.all_data(self.swarm), cb=self._on_message)
+        await self.nc.subscribe(subjects.event(self.swarm, "swarm", "exited"), cb=self._on_swarm_exit)
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            _, scope, message_type = subjects.parse_data(msg.subject)
+        except subjects.SubjectError:
+            return
+        envelope = envelope_from_wire(message_type, scope, msg.headers, msg.data)
+        line = describe(envelope)
+        if line and not (message_type == AddMessage.TYPE and envelope.from_actor_id in (CONTEXT_SENDER,)):
+            print(line, file=self.out, flush=True)
+        if envelope.from_scope != ROOT_SCOPE:
+            return
+        if message_type == Response.TYPE:
+            content = json.loads(envelope.payload).get("message", {}).get("content")
+            if content:
+                self.outcome.answer = content
+        elif message_type == StatusUpdate.TYPE:
+            done = json.loads(envelope.payload).get("status", {}).get("Done")
+            if done is not None:
+                result = done.get("result", {})
+                self.outcome.success = bool(result.get("Ok", {}).get("success", False))
+                if not self.outcome.answer:
+                    self.outcome.answer = result.get("Ok", {}).get("summary") or str(result.get("Err", ""))
+                self.outcome.finished.set()
+        elif message_type == Exit.TYPE:
+            self.outcome.finished.set()
+
+    async def _on_swarm_exit(self, msg: Msg) -> None:
+        self.outcome.finished.set()
+
+    async def say(self, text: str, sender: str) -> None:
+        """Send a user message to the root agent."""
+        message = AddMessage(agent=ROOT_SCOPE, message=UserChatMessage(content=text))
+        await self._publish(Envelope(root_id(), AddMessage.TYPE, sender, ROOT_SCOPE, encode(message)))
+
+    async def exit(self) -> None:
+        """The user's exit: an ``Exit`` from the root scope."""
+        await self._publish(Envelope(root_id(), Exit.TYPE, CONTEXT_SENDER, ROOT_SCOPE, b"null"))
+
+    async def _publish(self, envelope: Envelope) -> None:
+        subject = subjects.data(self.swarm, ROOT_SCOPE, envelope.message_type)
+        await self.nc.publish(subject, envelope.payload, headers=envelope_to_headers(envelope))
+
+    async def chat(self) -> None:
+        """Read lines from stdin until EOF or ``/exit``; each becomes a user message."""
+        print("Type a message and press Enter; /exit (or Ctrl-D) ends the run.", file=sys.stderr, flush=True)
+        while not self.outcome.finished.is_set():
+            line = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+            if not line or line.strip() in ("/exit", "/quit"):
+                await self.exit()
+                self.outcome.finished.set()
+                return
+            if line.strip():
+                await self.say(line.strip(), CONTEXT_SENDER)
+
+
+def _settings(user: UserConfig, swarm: str | None, nats_url: str | None) -> tuple[SwarmSection, str | None]:
+    settings = user.section("swarm", SwarmSection) or SwarmSection()
+    if swarm:
+        settings = settings.model_copy(update={"name": subjects.validate_swarm(swarm)})
+    section = user.section("nats", NatsSection)
+    return settings, nats_url or (section.url if section else None)
+
+
+def _prepare(user: UserConfig) -> None:
+    """Validate the startup set and build every actor now, so hosts only load from the cache."""
+    settings = EngineSettings()
+    engine = create_engine(settings)
+    loader = ComponentLoader(engine, build_linker(engine), ArtifactStore(cache_dir()), settings)
+    resolution, _ = loader.load_config(
+        user, working_directory=str(Path.cwd()), report=lambda line: print(line, file=sys.stderr, flush=True)
     )
-    raise typer.Exit(2)
+    problems = validate_startup(user, resolution)
+    if problems:
+        raise ConfigError(problems)
+
+
+async def _signals(scope_owner: TaskGroup, outcome: Outcome, embedded: EmbeddedSwarm | None) -> None:
+    with anyio.open_signal_receiver(SIGINT, SIGTERM) as signals:
+        async for _ in signals:
+            if outcome.finished.is_set():  # second signal: stop now
+                outcome.forced = True
+                if embedded is not None:
+                    embedded.kill()
+                os._exit(130)
+            print("\nStopping (Ctrl-C again to force)...", file=sys.stderr, flush=True)
+            outcome.finished.set()
+
+
+async def _main(path: Path, prompt: str | None, swarm: str | None, nats_url: str | None) -> int:
+    try:
+        user = load_user_config(path)
+        settings, url = _settings(user, swarm, nats_url)
+        await anyio.to_thread.run_sync(_prepare, user)
+    except (ConfigError, BuildError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    run_dir = state_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    embedded = None if url else EmbeddedSwarm(path, settings, str(Path.cwd()), run_dir)
+    nc: Client | None = None
+    try:
+        if embedded is not None:
+            await embedded.start()
+            url = embedded.url
+        assert url is not None
+        nc = await connect(NatsOptions.from_env(servers=tuple(url.split(","))), name="wasmind-cli")
+        await wait_for_spawner(
+            nc, settings.name, failed=embedded.spawner_failure if embedded else lambda: None
+        )
+        current_run_file().parent.mkdir(parents=True, exist_ok=True)
+        current_run_file().write_text(json.dumps({"nats": url, "swarm": settings.name, "pid": os.getpid()}))
+        session = Session(nc, settings.name, prompt)
+        await session.start()
+        spawned = await _spawn_root(nc, settings.name, user.starting_actors)
+        if spawned.error:
+            print(f"Error: {spawned.error}", file=sys.stderr)
+            return 1
+        print(
+            f"Swarm '{settings.name}' on {url}; root agent actors: {', '.join(spawned.actors)} "
+            f"(logs: {run_dir if embedded else 'see the services'})",
+            file=sys.stderr,
+            flush=True,
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_signals, tg, session.outcome, embedded)
+            if prompt is not None:
+                await session.say(prompt, COORDINATOR_SENDER)
+            else:
+                tg.start_soon(session.chat)
+            await session.outcome.finished.wait()
+            tg.cancel_scope.cancel()
+        if prompt is not None:
+            print(session.outcome.answer, flush=True)
+            return 0 if session.outcome.success else 1
+        return 0
+    except (TimeoutError, OSError, RuntimeError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        with anyio.CancelScope(shield=True):
+            if embedded is not None:
+                await embedded.stop(nc)
+            if nc is not None and not nc.is_closed:
+                await nc.close()
+            current_run_file().unlink(missing_ok=True)
+
+
+async def _spawn_root(nc: Client, swarm: str, actors: list[str]) -> SpawnReply:
+    request = SpawnRequest(actors=actors, name="Root Agent", parent=None, scope=ROOT_SCOPE)
+    reply = await nc.request(
+        subjects.control(swarm, subjects.SPAWNER, "spawn"), request.to_bytes(), timeout=180
+    )
+    return SpawnReply.model_validate_json(reply.data)
+
+
+def run(
+    config_arg: Annotated[Path | None, typer.Argument(metavar="CONFIG", help="Configuration file")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Configuration file")] = None,
+    prompt: Annotated[
+        str | None, typer.Option("--prompt", "-p", help="Run headless with this message")
+    ] = None,
+    nats_url: Annotated[str | None, typer.Option("--nats", help="Join this NATS deployment")] = None,
+    swarm: Annotated[str | None, typer.Option(help="Swarm name (default: [swarm] name or 'default')")] = None,
+    log_file: Annotated[Path | None, typer.Option(help="Log file (default: <data dir>/wasmind.log)")] = None,
+) -> None:
+    """Run a swarm: embedded by default, or joined to NATS with --nats."""
+    path = (config or config_arg or default_config()).resolve()
+    target = log_file or data_dir() / "wasmind.log"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a") as stream:
+        configure_logging(stream, json=True)
+        code = anyio.run(partial(_main, path, prompt, swarm, nats_url))
+    raise typer.Exit(code)

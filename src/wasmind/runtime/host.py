@@ -173,14 +173,14 @@ class ActorHost:
     async def shutdown(self) -> None:
         """Stop every agent: current handlers may finish within the grace period, destructors run."""
         live = [record for record in self.agents.values() if not record.exited]
+        members = [member for record in live for member in record.members]
         for record in live:
             self._end_agent(record, Envelope(root_id(), Exit.TYPE, CONTEXT_SENDER, record.scope, b"null"))
         with anyio.move_on_after(self.shutdown_grace):
-            for record in live:
-                for member in record.members:
-                    await member.stopped.wait()
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
+            for member in members:
+                await member.stopped.wait()
+        for member in members:  # past the grace period: stop waiting for them
+            member.cancel_scope.cancel()
 
     def backoff(self, crashes: int) -> float:
         """Seconds to wait before restart number ``crashes``."""
@@ -268,7 +268,8 @@ class ActorHost:
 
     async def _run_member(self, record: AgentRecord, member: SupervisedActor) -> None:
         try:
-            await member.run()
+            with member.cancel_scope:
+                await member.run()
         finally:
             with anyio.CancelScope(shield=True):
                 await self._unroute(member)

@@ -40,6 +40,8 @@ class SupervisedActor:
         self.crashes: deque[float] = deque()
         self.failed = False
         self.stopped = anyio.Event()
+        self.cancel_scope = anyio.CancelScope()
+        """Cancels this actor's loop only (the host's other tasks are not affected)."""
         self._last_drop_notice = 0.0
         self.pending_drops = 0
 

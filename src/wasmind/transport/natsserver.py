@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 import anyio
 
@@ -41,7 +41,9 @@ class NatsServerError(RuntimeError):
     """The nats-server binary is missing, or the server failed to start or stop."""
 
     def __init__(self, message: str, *, log_tail: str = "") -> None:
-        super().__init__(f"{message}\n--- last lines of the nats-server log ---\n{log_tail}" if log_tail else message)
+        super().__init__(
+            f"{message}\n--- last lines of the nats-server log ---\n{log_tail}" if log_tail else message
+        )
         self.log_tail = log_tail
         """The last lines of the server's log, when there is one."""
 
@@ -170,7 +172,7 @@ class NatsServer:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self, timeout: float = 10) -> None:
+    async def start(self, timeout: float = 10) -> None:  # noqa: ASYNC109 (the public API takes seconds)
         """Start the server and wait until it accepts client connections (no-op when running).
 
         Raises:
@@ -179,28 +181,16 @@ class NatsServer:
         """
         if self.running:
             return
-        binary = self._binary or find_nats_server()
-        conf = self._write_config()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            try:
-                self._proc = subprocess.Popen(
-                    [binary, "-c", str(conf)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise NatsServerError(f"cannot start {binary}: {exc}; {_INSTALL_HINT}") from exc
-        _LIVE.add(self._proc)
+        self._spawn(self._binary or find_nats_server(), self._write_config())
         try:
             with anyio.fail_after(timeout):
                 await self._wait_ready()
         except TimeoutError:
             tail = self._log_tail()
             self._kill_now()
-            raise NatsServerError(f"nats-server did not accept connections within {timeout} s", log_tail=tail) from None
+            raise NatsServerError(
+                f"nats-server did not accept connections within {timeout} s", log_tail=tail
+            ) from None
         except BaseException:
             self._kill_now()
             raise
@@ -208,9 +198,10 @@ class NatsServer:
     async def stop(self, grace: float = 5) -> None:
         """Stop the server: SIGTERM, then SIGKILL after ``grace`` seconds; remove private files.
 
-        Safe to call twice and before :meth:`start`.
+        Safe to call twice and before :meth:`start`; not interrupted by cancellation.
         """
-        await self._stop_process(grace)
+        with anyio.CancelScope(shield=True):
+            await self._stop_process(grace)
         self._cleanup()
 
     async def restart(self) -> None:
@@ -266,32 +257,39 @@ class NatsServer:
         return conf
 
     async def _wait_ready(self) -> None:
+        """Wait for this process's ports file (written once it listens), then for a client ``INFO``.
+
+        The ports file comes first so that another server already on the port is never taken
+        for this one.
+        """
         proc = self._proc
         assert proc is not None
         delay = 0.005
+        listening = False
         while True:
             if proc.poll() is not None:
                 raise NatsServerError(
                     f"nats-server exited with status {proc.returncode} while starting",
                     log_tail=self._log_tail(),
                 )
-            if self._port is None or (self.config.monitor_port is not None and self._monitor_port is None):
-                self._read_ports_file(proc.pid)
-            if self._port is not None and await _says_info(self.config.host, self._port):
+            listening = listening or self._read_ports_file(proc.pid)
+            if listening and self._port is not None and await _says_info(self.config.host, self._port):
                 return
             await anyio.sleep(delay)
             delay = min(delay * 2, 0.1)
 
-    def _read_ports_file(self, pid: int) -> None:
-        """Learn the ports the server picked from ``<executable>_<pid>.ports`` (JSON)."""
+    def _read_ports_file(self, pid: int) -> bool:
+        """Learn the ports from ``<executable>_<pid>.ports`` (JSON); whether it was there."""
         for path in self._ensure_workdir().glob(f"*_{pid}.ports"):
             try:
                 ports = json.loads(path.read_text())
             except (OSError, ValueError):
-                return  # being written: try again
-            self._port = _port_of(ports.get("nats"))
+                return False  # being written: try again
+            self._port = _port_of(ports.get("nats")) or self._port
             if self.config.monitor_port is not None:
-                self._monitor_port = _port_of(ports.get("monitoring"))
+                self._monitor_port = _port_of(ports.get("monitoring")) or self._monitor_port
+            return True
+        return False
 
     async def _stop_process(self, grace: float) -> None:
         proc = self._proc
@@ -301,9 +299,24 @@ class NatsServer:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
             with anyio.move_on_after(grace):
-                while proc.poll() is None:
-                    await anyio.sleep(0.01)
+                await _exited(proc)
         self._kill_now()
+
+    def _spawn(self, binary: str, conf: Path) -> None:
+        """Start the child (fork + exec: quick) in its own session, logging to the log file."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            try:
+                self._proc = subprocess.Popen(
+                    [binary, "-c", str(conf)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise NatsServerError(f"cannot start {binary}: {exc}; {_INSTALL_HINT}") from exc
+        _LIVE.add(self._proc)
 
     def _kill_now(self) -> None:
         """SIGKILL (when still running) and reap, so no zombie or stray process is left."""
@@ -351,6 +364,14 @@ def _port_of(urls: object) -> int | None:
     return None
 
 
+async def _exited(proc: "subprocess.Popen[bytes]") -> None:
+    """Wait until ``proc`` exits (and is reaped)."""
+    # Polling: a Popen child has no event to await, and an event-loop child watcher would tie the
+    # process to one loop (see the module docstring).
+    while proc.poll() is None:  # noqa: ASYNC110
+        await anyio.sleep(0.01)
+
+
 async def _says_info(host: str, port: int) -> bool:
     """Whether a client connection to ``host:port`` is accepted and greeted with ``INFO``."""
     try:
@@ -375,4 +396,3 @@ def _kill_leftovers() -> None:
         with contextlib.suppress(Exception):
             proc.kill()
             proc.wait(timeout=5)
-

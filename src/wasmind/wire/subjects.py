@@ -143,6 +143,11 @@ def replay_stream(swarm: str) -> str:
     return f"wasmind-{validate_swarm(swarm)}-replay"
 
 
+def replay_wildcard(swarm: str) -> str:
+    """Every subject of the replay stream."""
+    return f"{PREFIX}.{validate_swarm(swarm)}.replay.>"
+
+
 def replay(swarm: str, message_type: str) -> str:
     """The subject a replayable message is stored under (besides its data subject)."""
     return f"{PREFIX}.{validate_swarm(swarm)}.replay.{type_tokens(message_type)}"
@@ -161,3 +166,11 @@ def agent_event(swarm: str, scope: str, kind: str) -> str:
 def error_event(swarm: str) -> str:
     """Where hosts report messages they refused."""
     return event(swarm, "error")
+
+
+def parse_replay(subject: str) -> tuple[str, str]:
+    """``(swarm, message type)`` of a replay-stream subject."""
+    parts = subject.split(".", 3)
+    if len(parts) != 4 or parts[0] != PREFIX or parts[2] != "replay":
+        raise SubjectError(f"not a replay subject: {subject!r} (expected {PREFIX}.<swarm>.replay.<type>)")
+    return parts[1], _UNESCAPE.sub(_unescape, parts[3])

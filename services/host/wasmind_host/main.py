@@ -1,0 +1,53 @@
+"""``wasmind-host``: run one host process of a swarm."""
+
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import typer
+
+from wasmind.assets import cache_dir
+from wasmind.telemetry.logging import configure_logging
+from wasmind.transport.nats import NatsOptions
+from wasmind.wire.ids import new_scope
+from wasmind_host.service import HostService, HostSettings
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The swarm's configuration file")],
+    swarm: Annotated[str, typer.Option(help="Swarm name (subject namespace)")] = "default",
+    nats_url: Annotated[str | None, typer.Option("--nats", help="NATS URL(s), comma-separated")] = None,
+    host_id: Annotated[str | None, typer.Option(help="Unique host id (default: hostname-random)")] = None,
+    capacity: Annotated[int, typer.Option(help="Agents this host accepts")] = 100,
+    working_directory: Annotated[str | None, typer.Option(help="The run's working directory")] = None,
+    heartbeat: Annotated[float, typer.Option(help="Seconds between heartbeats")] = 1.0,
+    health_port: Annotated[int | None, typer.Option(help="Serve /livez and /readyz on this port")] = None,
+) -> None:
+    """Run a host: agents placed here by the spawner run their actors in this process."""
+    configure_logging()
+    options = NatsOptions.from_env(**({"servers": tuple(nats_url.split(","))} if nats_url else {}))
+    settings = HostSettings(
+        swarm=swarm,
+        config_path=config.resolve(),
+        host_id=host_id or f"{socket.gethostname().split('.')[0]}-{new_scope().lower()}",
+        cache_dir=cache_dir(),
+        working_directory=working_directory or str(Path.cwd()),
+        capacity=capacity,
+        heartbeat_seconds=heartbeat,
+        health_port=health_port,
+    )
+    anyio.run(HostService(settings, options).run)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

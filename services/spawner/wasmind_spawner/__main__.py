@@ -1,0 +1,5 @@
+"""``python -m wasmind_spawner``."""
+
+from wasmind_spawner.main import main
+
+main()

@@ -1,0 +1,503 @@
+"""NATS connection options, a connect helper with clear errors, and the NATS implementation of the bus.
+
+:class:`NatsBus` implements :class:`wasmind.runtime.bus.Bus` on one nats-py connection and keeps
+the bus contract that nats-py alone does not: handlers see messages in wire order across all the
+subscriptions of the bus (see the class docstring).
+"""
+
+import asyncio
+import contextlib
+import os
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+import nats.errors
+import structlog
+from nats.aio.client import Client
+
+from wasmind.runtime.bus import BusMessage, Handler
+
+__all__ = [
+    "NatsBus",
+    "NatsConnectError",
+    "NatsOptions",
+    "PayloadTooLargeError",
+    "connect",
+]
+
+log = structlog.get_logger("wasmind.transport")
+
+_ENV_PATHS = {
+    "creds_file": "WASMIND_NATS_CREDS",
+    "nkey_seed_file": "WASMIND_NATS_NKEY",
+    "tls_ca": "WASMIND_NATS_TLS_CA",
+    "tls_cert": "WASMIND_NATS_TLS_CERT",
+    "tls_key": "WASMIND_NATS_TLS_KEY",
+}
+_ENV_STRINGS = {
+    "user": "WASMIND_NATS_USER",
+    "password": "WASMIND_NATS_PASSWORD",
+    "token": "WASMIND_NATS_TOKEN",
+}
+_CALLBACKS = frozenset(
+    {
+        "error_cb",
+        "disconnected_cb",
+        "reconnected_cb",
+        "closed_cb",
+        "discovered_server_cb",
+        "lame_duck_mode_cb",
+    }
+)
+
+
+class NatsConnectError(ConnectionError):
+    """The first connection to NATS failed; the message says which server, why, and how to fix it."""
+
+    def __init__(self, message: str, *, servers: tuple[str, ...], cause: BaseException | None) -> None:
+        super().__init__(message)
+        self.servers = servers
+        """The servers that were tried (credentials redacted)."""
+        self.cause = cause
+        """The last error nats-py reported, if any."""
+
+
+class PayloadTooLargeError(ValueError):
+    """A message is larger than the server's ``max_payload``; nothing was sent."""
+
+    def __init__(self, subject: str, size: int, max_payload: int) -> None:
+        super().__init__(
+            f"message on {subject!r} is {size} bytes (payload + headers), more than the server's "
+            f"max_payload of {max_payload} bytes"
+        )
+        self.subject = subject
+        self.size = size
+        self.max_payload = max_payload
+
+
+@dataclass(frozen=True)
+class NatsOptions:
+    """Where and how to connect to NATS; every field but ``servers`` is optional."""
+
+    servers: tuple[str, ...] = ("nats://127.0.0.1:4222",)
+    """Server URLs (``nats://``, ``tls://``, ``ws://``); credentials may be part of a URL."""
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    creds_file: Path | None = None
+    """A ``.creds`` file (user JWT + nkey seed), for decentralized auth."""
+    nkey_seed_file: Path | None = None
+    """An nkey seed file, for nkey auth."""
+    tls_ca: Path | None = None
+    """CA bundle that verifies the server (TLS is used when any ``tls_*`` file is given)."""
+    tls_cert: Path | None = None
+    """Client certificate (with :attr:`tls_key`), for mutual TLS."""
+    tls_key: Path | None = None
+    tls_hostname: str | None = None
+    """Server name to verify, when it differs from the URL's host."""
+    name: str = "wasmind"
+    """Client connection name shown by the server's monitoring."""
+    connect_timeout: float = 2.0
+    """Seconds for one connection attempt."""
+    reconnect_wait: float = 0.5
+    """Seconds between attempts to the same server (first connect and reconnects)."""
+    connect_retries: int = 1
+    """Retries per server before the first connect gives up (at least 1: nats-py reads 0 as
+    "forever"); once connected, reconnects never give up."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.servers, str):  # a single URL given as a string
+            object.__setattr__(self, "servers", (self.servers,))
+        if not self.servers:
+            raise ValueError("NatsOptions: at least one server URL is required")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("NatsOptions: tls_cert and tls_key go together")
+        if self.connect_retries < 1:
+            raise ValueError("NatsOptions: connect_retries must be at least 1")
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "NatsOptions":
+        """Options from ``WASMIND_NATS_*`` variables, then ``overrides`` (which win).
+
+        ``WASMIND_NATS_URL`` (comma-separated URLs), ``WASMIND_NATS_USER``,
+        ``WASMIND_NATS_PASSWORD``, ``WASMIND_NATS_TOKEN``, ``WASMIND_NATS_CREDS``,
+        ``WASMIND_NATS_NKEY``, ``WASMIND_NATS_TLS_CA``, ``WASMIND_NATS_TLS_CERT``,
+        ``WASMIND_NATS_TLS_KEY``. Empty variables count as unset.
+        """
+        values: dict[str, Any] = {}
+        urls = os.environ.get("WASMIND_NATS_URL", "")
+        servers = tuple(url.strip() for url in urls.split(",") if url.strip())
+        if servers:
+            values["servers"] = servers
+        for name, var in _ENV_STRINGS.items():
+            if os.environ.get(var):
+                values[name] = os.environ[var]
+        for name, var in _ENV_PATHS.items():
+            if os.environ.get(var):
+                values[name] = Path(os.environ[var]).expanduser()
+        values.update(overrides)
+        return cls(**values)
+
+    def redacted(self) -> str:
+        """A one-line description for logs; passwords and tokens are never shown."""
+        parts = [",".join(_redact_url(url) for url in self.servers)]
+        if self.user is not None:
+            parts.append(f"user={self.user}")
+        if self.password is not None:
+            parts.append("password=***")
+        if self.token is not None:
+            parts.append("token=***")
+        if self.creds_file is not None:
+            parts.append(f"creds={self.creds_file}")
+        if self.nkey_seed_file is not None:
+            parts.append(f"nkey={self.nkey_seed_file}")
+        tls = [f"{f.name}={getattr(self, f.name)}" for f in fields(self) if f.name.startswith("tls_")]
+        parts.extend(item for item in tls if not item.endswith("=None"))
+        return " ".join(parts)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client TLS context when any TLS file is configured, else ``None``."""
+        if self.tls_ca is None and self.tls_cert is None:
+            return None
+        context = ssl.create_default_context(
+            ssl.Purpose.SERVER_AUTH, cafile=str(self.tls_ca) if self.tls_ca is not None else None
+        )
+        if self.tls_cert is not None and self.tls_key is not None:
+            context.load_cert_chain(str(self.tls_cert), str(self.tls_key))
+        return context
+
+
+def _redact_url(url: str) -> str:
+    """``nats://user:secret@host`` -> ``nats://user:***@host`` (a lone token user part too)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    if "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, sep, _ = userinfo.partition(":")
+    shown = f"{user}:***" if sep else "***"
+    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+
+
+async def connect(
+    options: NatsOptions,
+    *,
+    no_echo: bool = False,
+    name: str | None = None,
+    **callbacks: Callable[..., Awaitable[None]],
+) -> Client:
+    """Connect to NATS; once connected, reconnect forever.
+
+    Args:
+        options: servers, credentials, TLS and timing.
+        no_echo: do not deliver this connection's own publishes back to it.
+        name: connection name (default: ``options.name``).
+        **callbacks: nats-py callbacks (``error_cb``, ``disconnected_cb``, ``reconnected_cb``,
+            ``closed_cb``, ``discovered_server_cb``, ``lame_duck_mode_cb``), called after the
+            logging done here.
+
+    Returns:
+        The connected nats-py client.
+
+    Raises:
+        NatsConnectError: the first connection failed (each server tried
+            ``1 + options.connect_retries`` times).
+        ValueError: unknown callback name.
+    """
+    unknown = set(callbacks) - _CALLBACKS
+    if unknown:
+        raise ValueError(f"unknown nats callbacks: {', '.join(sorted(unknown))}")
+    where = options.redacted()
+    connected = False
+    errors: list[BaseException] = []
+
+    async def error_cb(exc: Exception) -> None:
+        if connected:
+            log.warning("nats error", error=_describe(exc), nats=where)
+        else:
+            errors.append(exc)
+            log.debug("nats connect attempt failed", error=_describe(exc), nats=where)
+        if "error_cb" in callbacks:
+            await callbacks["error_cb"](exc)
+
+    async def disconnected_cb() -> None:
+        if connected and not nc.is_closed:  # closed: an orderly close, not news
+            log.warning("nats disconnected", nats=where)
+        if "disconnected_cb" in callbacks:
+            await callbacks["disconnected_cb"]()
+
+    async def reconnected_cb() -> None:
+        log.info("nats reconnected", server=_server_of(nc), nats=where)
+        if "reconnected_cb" in callbacks:
+            await callbacks["reconnected_cb"]()
+
+    passthrough = {
+        key: cb
+        for key, cb in callbacks.items()
+        if key not in ("error_cb", "disconnected_cb", "reconnected_cb")
+    }
+    kwargs: dict[str, Any] = {
+        "servers": list(options.servers),
+        "name": name or options.name,
+        "no_echo": no_echo,
+        "connect_timeout": options.connect_timeout,
+        "reconnect_time_wait": options.reconnect_wait,
+        # Finite for the first connect (with -1 nats-py would retry forever); set to -1 below.
+        "max_reconnect_attempts": options.connect_retries,
+        "allow_reconnect": True,
+        "error_cb": error_cb,
+        "disconnected_cb": disconnected_cb,
+        "reconnected_cb": reconnected_cb,
+        **passthrough,
+    }
+    if options.user is not None:
+        kwargs["user"] = options.user
+    if options.password is not None:
+        kwargs["password"] = options.password
+    if options.token is not None:
+        kwargs["token"] = options.token
+    if options.creds_file is not None:
+        kwargs["user_credentials"] = str(options.creds_file)
+    if options.nkey_seed_file is not None:
+        kwargs["nkeys_seed"] = str(options.nkey_seed_file)
+    try:
+        tls = options.ssl_context()
+    except (OSError, ssl.SSLError) as exc:
+        raise NatsConnectError(
+            f"cannot load the TLS files for NATS ({where}): {exc}; check WASMIND_NATS_TLS_CA/CERT/KEY",
+            servers=options.servers,
+            cause=exc,
+        ) from exc
+    if tls is not None:
+        kwargs["tls"] = tls
+    if options.tls_hostname is not None:
+        kwargs["tls_hostname"] = options.tls_hostname
+
+    nc = Client()
+    try:
+        await nc.connect(**kwargs)
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            await nc.close()
+        cause = errors[-1] if errors else exc
+        raise NatsConnectError(
+            _connect_failure(options, cause), servers=tuple(map(_redact_url, options.servers)), cause=cause
+        ) from exc
+    # From now on never give up: a service outlives NATS restarts and rolling upgrades.
+    nc.options["max_reconnect_attempts"] = -1
+    connected = True
+    log.debug("nats connected", server=_server_of(nc), nats=where)
+    return nc
+
+
+def _server_of(nc: Client) -> str:
+    url = nc.connected_url
+    return _redact_url(url.geturl()) if url is not None else "?"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    if text.startswith("nats:"):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _connect_failure(options: NatsOptions, cause: BaseException) -> str:
+    servers = ", ".join(_redact_url(url) for url in options.servers)
+    reason = _describe(cause)
+    if isinstance(cause, nats.errors.AuthorizationError) or "authorization" in reason.lower():
+        fix = (
+            "The server rejected the credentials: check WASMIND_NATS_TOKEN, WASMIND_NATS_USER / "
+            "WASMIND_NATS_PASSWORD or WASMIND_NATS_CREDS"
+        )
+    elif isinstance(cause, ssl.SSLError) or "ssl" in reason.lower() or "certificate" in reason.lower():
+        fix = "TLS failed: check the server certificate, WASMIND_NATS_TLS_CA and the tls_hostname"
+    elif isinstance(cause, ConnectionRefusedError) or "connect call failed" in reason.lower():
+        fix = "Nothing accepts connections there: is nats-server running, and is WASMIND_NATS_URL right?"
+    elif isinstance(cause, TimeoutError | nats.errors.TimeoutError):
+        fix = "The server did not answer in time: check the address, firewalls and the server's load"
+    else:
+        fix = "Check WASMIND_NATS_URL and that the server is reachable"
+    return (
+        f"cannot connect to NATS at {servers} ({options.connect_retries + 1} attempts per server): "
+        f"{reason}. {fix}"
+    )
+
+
+@dataclass(eq=False)
+class _Entry:
+    pattern: str
+    handler: Handler
+    sub: Any  # nats.aio.subscription.Subscription
+
+
+class _NatsSubscription:
+    """A subscription of a :class:`NatsBus`."""
+
+    def __init__(self, bus: "NatsBus", sid: int) -> None:
+        self._bus = bus
+        self._sid = sid
+
+    async def unsubscribe(self) -> None:
+        """Stop delivery now (messages already queued for it are dropped); safe to call twice."""
+        await self._bus._unsubscribe(self._sid)
+
+
+class NatsBus:
+    """The :class:`~wasmind.runtime.bus.Bus` on one nats-py connection, in wire order.
+
+    nats-py gives every subscription with a callback its own task, so the order *between*
+    subscriptions is lost: an actor subscribed to ``s.X.A`` and ``s.X.B`` could see B before A
+    although A was published first, and our protocol needs per-publisher FIFO. So this class
+    relies on nats-py 2.x internals (pinned ``<3``; ``tests/transport/test_nats_bus.py`` fails
+    loudly if they change): it subscribes without a callback and replaces each subscription's
+    ``_pending_queue`` by one queue shared by all the subscriptions of the bus. The client's read
+    loop (``Client._process_msg``) puts every message into that queue synchronously, in wire
+    order; one dispatcher task reads it, finds the subscription by ``Msg._sid``, gives back the
+    bytes it counted in ``Subscription._pending_size`` (otherwise nats-py would count them as
+    pending forever and end with SlowConsumer drops), and awaits the handler.
+
+    A consequence: handlers run one at a time, so they should hand messages on (e.g. to a
+    mailbox) quickly; a slow handler delays every subscription of this bus. Overflow (more than
+    ``pending_msgs_limit`` queued messages, or ``pending_bytes_limit`` bytes queued for one
+    subscription) is dropped by nats-py and reported as a ``SlowConsumerError`` to the
+    connection's ``error_cb`` (logged by :func:`connect`).
+    """
+
+    def __init__(
+        self,
+        nc: Client,
+        *,
+        pending_msgs_limit: int = 512 * 1024,
+        pending_bytes_limit: int = 128 * 1024 * 1024,
+    ) -> None:
+        """Wrap a connected client (the bus does not own it: :meth:`close` leaves it open).
+
+        Args:
+            nc: a connected nats-py client.
+            pending_msgs_limit: messages that may wait for the dispatcher, all subscriptions together.
+            pending_bytes_limit: payload bytes that may wait, per subscription.
+        """
+        self.nc = nc
+        self._pending_msgs_limit = pending_msgs_limit
+        self._pending_bytes_limit = pending_bytes_limit
+        self._queue: asyncio.Queue[Any] | None = None
+        self._subs: dict[int, _Entry] = {}
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def publish(self, subject: str, headers: Mapping[str, str], payload: bytes) -> None:
+        """Publish one message (headers travel as NATS headers).
+
+        Raises:
+            PayloadTooLargeError: payload and headers exceed the server's ``max_payload``.
+        """
+        size = len(payload) + (_headers_size(headers) if headers else 0)
+        max_payload: int = self.nc.max_payload
+        if size > max_payload:
+            raise PayloadTooLargeError(subject, size, max_payload)
+        await self.nc.publish(subject, payload, headers=dict(headers) if headers else None)
+
+    async def subscribe(self, pattern: str, handler: Handler) -> _NatsSubscription:
+        """Receive every message matching ``pattern`` (NATS wildcards); see the class docstring."""
+        if self._closed:
+            raise RuntimeError("NatsBus is closed")
+        queue = self._ensure_dispatcher()
+        sub = await self.nc.subscribe(
+            pattern,
+            pending_msgs_limit=self._pending_msgs_limit,
+            pending_bytes_limit=self._pending_bytes_limit,
+        )
+        # nats-py internals (2.x): the read loop puts into sub._pending_queue; route it to ours.
+        early = getattr(sub, "_pending_queue", None)
+        internals_ok = isinstance(early, asyncio.Queue) and isinstance(
+            getattr(sub, "_pending_size", None), int
+        )
+        if early is None or not internals_ok:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+            raise RuntimeError(
+                "nats-py internals changed: NatsBus needs Subscription._pending_queue and "
+                "Subscription._pending_size (nats-py 2.x); pin nats-py<3 or update NatsBus"
+            )
+        sub._pending_queue = queue
+        self._subs[sub._id] = _Entry(pattern, handler, sub)
+        # Nothing can have arrived yet (the SUB is flushed only once this task yields), but if it
+        # ever did, hand it on rather than lose it.
+        while not early.empty():
+            queue.put_nowait(early.get_nowait())
+        return _NatsSubscription(self, sub._id)
+
+    async def flush(self) -> None:
+        """Wait until the server has processed everything published so far (nats-py: 10 s deadline)."""
+        await self.nc.flush()
+
+    async def close(self) -> None:
+        """Stop the dispatcher and unsubscribe everything; safe to call twice."""
+        self._closed = True
+        for sid in list(self._subs):
+            await self._unsubscribe(sid)
+        task, self._dispatcher = self._dispatcher, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._queue is not None:
+            # Mark what is left as done so that a later drain of the client does not wait on it.
+            while not self._queue.empty():
+                self._queue.get_nowait()
+                self._queue.task_done()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _ensure_dispatcher(self) -> "asyncio.Queue[Any]":
+        if self._queue is None:
+            self._queue = asyncio.Queue(maxsize=self._pending_msgs_limit)
+        if self._dispatcher is None:
+            self._dispatcher = asyncio.get_running_loop().create_task(
+                self._dispatch(self._queue), name="wasmind-nats-bus-dispatcher"
+            )
+        return self._queue
+
+    async def _dispatch(self, queue: "asyncio.Queue[Any]") -> None:
+        while True:
+            msg = await queue.get()
+            try:
+                entry = self._subs.get(msg._sid)
+                if entry is None:
+                    continue  # unsubscribed meanwhile
+                entry.sub._pending_size -= len(msg.data)
+                try:
+                    await entry.handler(BusMessage(msg.subject, msg.headers or {}, msg.data, entry.pattern))
+                except Exception:
+                    log.exception("bus handler failed", subject=msg.subject, pattern=entry.pattern)
+            finally:
+                queue.task_done()
+
+    async def _unsubscribe(self, sid: int) -> None:
+        entry = self._subs.pop(sid, None)
+        if entry is None:
+            return
+        with contextlib.suppress(nats.errors.ConnectionClosedError, nats.errors.BadSubscriptionError):
+            await entry.sub.unsubscribe()
+
+
+def _headers_size(headers: Mapping[str, str]) -> int:
+    """Bytes of the NATS header block nats-py sends: ``NATS/1.0\\r\\n`` + ``k: v\\r\\n``... + ``\\r\\n``."""
+    return 12 + sum(len(k.encode()) + len(v.encode()) + 4 for k, v in headers.items())

@@ -1,0 +1,389 @@
+"""NatsBus and connect against real nats-servers: delivery, wire order, echo, errors, reconnects."""
+
+import dataclasses
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import nats.errors
+import pytest
+from nats.aio.client import Client
+
+from wasmind.runtime.bus import BusMessage, subject_matches
+from wasmind.transport.nats import (
+    NatsBus,
+    NatsConnectError,
+    NatsOptions,
+    PayloadTooLargeError,
+    connect,
+)
+from wasmind.transport.natsserver import NatsServer, NatsServerConfig
+
+pytestmark = pytest.mark.anyio
+
+
+def _prefix() -> str:
+    """A subject prefix of its own for each test (the session's server is shared)."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+class Inbox:
+    """Records what a handler receives and lets a test wait for a count."""
+
+    def __init__(self) -> None:
+        self.messages: list[BusMessage] = []
+        self._changed = anyio.Event()
+
+    async def __call__(self, message: BusMessage) -> None:
+        self.messages.append(message)
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait_for(self, count: int) -> list[BusMessage]:
+        with anyio.fail_after(10):
+            while len(self.messages) < count:
+                await self._changed.wait()
+        return self.messages
+
+
+@asynccontextmanager
+async def bus_on(url: str, **connect_kwargs: Any) -> AsyncIterator[NatsBus]:
+    """A NatsBus on a fresh connection, closed (bus and connection) on exit."""
+    nc = await connect(NatsOptions(servers=(url,)), **connect_kwargs)
+    try:
+        async with NatsBus(nc) as bus:
+            yield bus
+    finally:
+        await nc.close()
+
+
+async def test_a_published_message_arrives_with_its_headers_and_pattern(nats_url: str) -> None:
+    p = _prefix()
+    inbox = Inbox()
+    async with bus_on(nats_url) as sub, bus_on(nats_url) as pub:
+        await sub.subscribe(f"{p}.s.*.hello", inbox)
+        await sub.flush()
+        await pub.publish(
+            f"{p}.s.aB3dE9.hello", {"Wasmind-Id": "m1", "traceparent": "00-ab-cd-01"}, b'{"x":1}'
+        )
+        await pub.publish(f"{p}.s.aB3dE9.other", {}, b"not for us")
+        await pub.publish(f"{p}.s.zZ9yY8.hello", {}, b"")
+        [first, second] = await inbox.wait_for(2)
+    assert first == BusMessage(
+        f"{p}.s.aB3dE9.hello",
+        {"Wasmind-Id": "m1", "traceparent": "00-ab-cd-01"},
+        b'{"x":1}',
+        f"{p}.s.*.hello",
+    )
+    assert (second.subject, second.headers, second.payload) == (f"{p}.s.zZ9yY8.hello", {}, b"")
+
+
+async def test_full_wildcard_patterns_match_one_or_more_tokens(nats_url: str) -> None:
+    p = _prefix()
+    inbox = Inbox()
+    async with bus_on(nats_url) as bus, bus_on(nats_url) as pub:
+        await bus.subscribe(f"{p}.s.>", inbox)
+        await bus.flush()
+        for subject in (f"{p}.s", f"{p}.s.a", f"{p}.s.a.b.c", f"{p}.x.a"):
+            await pub.publish(subject, {}, b"")
+        await pub.flush()
+        messages = await inbox.wait_for(2)
+        await anyio.sleep(0.05)
+    assert [m.subject for m in messages] == [f"{p}.s.a", f"{p}.s.a.b.c"]
+
+
+async def test_two_overlapping_patterns_both_deliver_in_order_with_their_own_pattern(nats_url: str) -> None:
+    """Guards the nats-py internals NatsBus relies on (shared pending queue, Msg._sid, _pending_size)."""
+    p = _prefix()
+    inbox = Inbox()
+    async with bus_on(nats_url) as bus, bus_on(nats_url) as pub:
+        await bus.subscribe(f"{p}.a.>", inbox)
+        await bus.subscribe(f"{p}.*.b", inbox)
+        await bus.flush()
+        # The internals: every subscription of the bus feeds the one queue, and nats-py counts
+        # pending bytes on the subscription.
+        subs = [s for s in bus.nc._subs.values() if s.subject.startswith(p)]
+        assert len(subs) == 2
+        assert all(s._pending_queue is bus._queue for s in subs)
+        assert all(s._pending_size == 0 for s in subs)
+
+        await pub.publish(f"{p}.a.b", {}, b"1")
+        await pub.publish(f"{p}.a.c", {}, b"2")
+        await pub.publish(f"{p}.c.b", {}, b"3")
+        messages = await inbox.wait_for(4)
+        assert all(s._pending_size == 0 for s in subs)
+    assert [m.payload for m in messages][2:] == [b"2", b"3"]
+    assert {(m.payload, m.pattern) for m in messages[:2]} == {(b"1", f"{p}.a.>"), (b"1", f"{p}.*.b")}
+    assert [m.pattern for m in messages[2:]] == [f"{p}.a.>", f"{p}.*.b"]
+
+
+async def test_handlers_see_wire_order_across_overlapping_and_disjoint_subscriptions(nats_url: str) -> None:
+    p = _prefix()
+    patterns = [f"{p}.s.a.>", f"{p}.s.*.x", f"{p}.s.b.y"]
+    subjects = [f"{p}.s.a.x", f"{p}.s.a.y", f"{p}.s.b.x", f"{p}.s.b.y", f"{p}.s.c.z"]
+    received: list[tuple[str, int]] = []
+    inbox = Inbox()  # only counts
+
+    def handler_for(pattern: str) -> Callable[[BusMessage], Awaitable[None]]:
+        async def handler(message: BusMessage) -> None:
+            assert message.pattern == pattern
+            received.append((pattern, int(message.payload)))
+            await inbox(message)
+
+        return handler
+
+    expected = {
+        pattern: [i for i in range(2000) if subject_matches(pattern, subjects[i % len(subjects)])]
+        for pattern in patterns
+    }
+    total = sum(len(v) for v in expected.values())
+    async with bus_on(nats_url) as bus, bus_on(nats_url) as pub:
+        for pattern in patterns:
+            await bus.subscribe(pattern, handler_for(pattern))
+        await bus.flush()
+        for i in range(2000):
+            await pub.publish(subjects[i % len(subjects)], {"n": str(i)}, str(i).encode())
+        await pub.flush()
+        await inbox.wait_for(total)
+    sequence = [n for _, n in received]
+    assert sequence == sorted(sequence), "messages reached the handlers out of wire order"
+    for pattern in patterns:
+        assert [n for pat, n in received if pat == pattern] == expected[pattern]
+    assert len(received) == total
+
+
+async def test_a_no_echo_connection_does_not_receive_its_own_messages(nats_url: str) -> None:
+    p = _prefix()
+    inbox = Inbox()
+    async with bus_on(nats_url, no_echo=True) as bus, bus_on(nats_url) as other:
+        await bus.subscribe(f"{p}.>", inbox)
+        await bus.flush()
+        await bus.publish(f"{p}.mine", {}, b"mine")
+        await bus.flush()
+        await other.publish(f"{p}.theirs", {}, b"theirs")
+        [message] = await inbox.wait_for(1)
+        await anyio.sleep(0.05)
+    assert message.payload == b"theirs"
+    assert len(inbox.messages) == 1
+
+
+async def test_a_connection_with_echo_receives_its_own_messages(nats_url: str) -> None:
+    p = _prefix()
+    inbox = Inbox()
+    async with bus_on(nats_url) as bus:
+        await bus.subscribe(f"{p}.>", inbox)
+        await bus.publish(f"{p}.mine", {}, b"mine")
+        [message] = await inbox.wait_for(1)
+    assert message.payload == b"mine"
+
+
+async def test_a_raising_handler_does_not_stop_later_messages(nats_url: str) -> None:
+    p = _prefix()
+    inbox = Inbox()
+
+    async def flaky(message: BusMessage) -> None:
+        if message.payload == b"boom":
+            raise RuntimeError("handler bug")
+        await inbox(message)
+
+    async with bus_on(nats_url) as bus, bus_on(nats_url) as pub:
+        await bus.subscribe(f"{p}.x", flaky)
+        await bus.subscribe(f"{p}.y", inbox)
+        await bus.flush()
+        for payload, subject in ((b"1", "x"), (b"boom", "x"), (b"2", "y"), (b"3", "x")):
+            await pub.publish(f"{p}.{subject}", {}, payload)
+        messages = await inbox.wait_for(3)
+    assert [m.payload for m in messages] == [b"1", b"2", b"3"]
+
+
+async def test_unsubscribe_stops_delivery_to_that_subscription_only(nats_url: str) -> None:
+    p = _prefix()
+    gone, kept = Inbox(), Inbox()
+    async with bus_on(nats_url) as bus, bus_on(nats_url) as pub:
+        subscription = await bus.subscribe(f"{p}.x", gone)
+        await bus.subscribe(f"{p}.x", kept)
+        await bus.flush()
+        await pub.publish(f"{p}.x", {}, b"1")
+        await gone.wait_for(1)
+        await kept.wait_for(1)
+        await subscription.unsubscribe()
+        await subscription.unsubscribe()  # harmless twice
+        await bus.flush()
+        await pub.publish(f"{p}.x", {}, b"2")
+        await kept.wait_for(2)
+        await anyio.sleep(0.05)
+    assert [m.payload for m in gone.messages] == [b"1"]
+    assert [m.payload for m in kept.messages] == [b"1", b"2"]
+
+
+async def test_a_slow_handler_does_not_cause_slow_consumer_drops(nats_url: str) -> None:
+    """20k messages (2 MB) through a subscription that may hold 512 KB: the dispatcher must give
+    back the bytes nats-py counts as pending, or nats-py would start dropping after ~5k."""
+    p = _prefix()
+    errors: list[Exception] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(exc)
+
+    count = 0
+    done = anyio.Event()
+
+    async def slow(message: BusMessage) -> None:
+        nonlocal count
+        count += 1
+        if count % 1000 == 0:
+            await anyio.sleep(0.005)
+        if count == 20_000:
+            done.set()
+
+    nc = await connect(NatsOptions(servers=(nats_url,)), error_cb=on_error)
+    async with bus_on(nats_url) as pub:
+        try:
+            bus = NatsBus(nc, pending_bytes_limit=512 * 1024)
+            await bus.subscribe(f"{p}.flood", slow)
+            await bus.flush()
+            payload = b"x" * 100
+            for i in range(20_000):
+                await pub.publish(f"{p}.flood", {}, payload)
+                if i % 1000 == 999:
+                    await pub.flush()
+            with anyio.fail_after(10):
+                await done.wait()
+            await bus.close()
+        finally:
+            await nc.close()
+    assert not [e for e in errors if isinstance(e, nats.errors.SlowConsumerError)]
+    assert count == 20_000
+
+
+async def test_a_payload_above_the_server_limit_is_refused_before_sending(nats_url: str) -> None:
+    p = _prefix()
+    async with bus_on(nats_url) as bus:
+        limit = bus.nc.max_payload
+        with pytest.raises(PayloadTooLargeError, match="max_payload") as info:
+            await bus.publish(f"{p}.big", {"Wasmind-Id": "x"}, b"x" * limit)
+        assert info.value.max_payload == limit and info.value.size > limit
+        await bus.flush()
+        assert bus.nc.is_connected
+
+
+async def test_subscriptions_keep_working_after_the_server_restarts() -> None:
+    p = _prefix()
+    inbox = Inbox()
+    async with NatsServer() as server:
+        reconnected = anyio.Event()
+
+        async def on_reconnect() -> None:
+            reconnected.set()
+
+        nc = await connect(
+            NatsOptions(servers=(server.url,), reconnect_wait=0.1), reconnected_cb=on_reconnect
+        )
+        try:
+            bus = NatsBus(nc)
+            await bus.subscribe(f"{p}.x", inbox)
+            await bus.publish(f"{p}.x", {}, b"before")
+            await inbox.wait_for(1)
+
+            await server.restart()
+            with anyio.fail_after(10):
+                await reconnected.wait()
+
+            await bus.publish(f"{p}.x", {}, b"after")
+            messages = await inbox.wait_for(2)
+            assert [m.payload for m in messages] == [b"before", b"after"]
+            await bus.close()
+        finally:
+            await nc.close()
+
+
+async def test_connecting_to_a_closed_port_names_the_url_and_the_cause() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"nats://127.0.0.1:{port}"
+    with anyio.fail_after(10), pytest.raises(NatsConnectError) as info:
+        await connect(NatsOptions(servers=(url,), reconnect_wait=0.05))
+    message = str(info.value)
+    assert url in message
+    assert "is nats-server running" in message
+    assert info.value.cause is not None
+
+
+async def test_a_token_protected_server_accepts_the_token_and_rejects_a_wrong_one() -> None:
+    async with NatsServer(NatsServerConfig(token="s3cret-token")) as server:
+        nc = await connect(NatsOptions(servers=(server.url,), token="s3cret-token"))
+        assert isinstance(nc, Client) and nc.is_connected
+        await nc.close()
+
+        for wrong in (NatsOptions(servers=(server.url,), token="nope"), NatsOptions(servers=(server.url,))):
+            with anyio.fail_after(10), pytest.raises(NatsConnectError) as info:
+                await connect(dataclasses.replace(wrong, reconnect_wait=0.05))
+            message = str(info.value)
+            assert server.url in message
+            assert "Authorization" in message and "WASMIND_NATS_TOKEN" in message
+            assert "nope" not in message
+
+
+async def test_a_user_and_password_protected_server_checks_both() -> None:
+    async with NatsServer(NatsServerConfig(user="alice", password="pw")) as server:
+        nc = await connect(NatsOptions(servers=(server.url,), user="alice", password="pw"))
+        await nc.close()
+        with anyio.fail_after(10), pytest.raises(NatsConnectError, match="rejected the credentials"):
+            await connect(
+                NatsOptions(servers=(server.url,), user="alice", password="bad", reconnect_wait=0.05)
+            )
+
+
+def test_options_come_from_the_environment_and_overrides_win(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("WASMIND_NATS_URL", "nats://a:4222, nats://b:4222 ,")
+    monkeypatch.setenv("WASMIND_NATS_USER", "alice")
+    monkeypatch.setenv("WASMIND_NATS_PASSWORD", "secret-pw")
+    monkeypatch.setenv("WASMIND_NATS_TOKEN", "")
+    monkeypatch.setenv("WASMIND_NATS_CREDS", str(tmp_path / "user.creds"))
+    monkeypatch.setenv("WASMIND_NATS_TLS_CA", str(tmp_path / "ca.pem"))
+    for var in ("WASMIND_NATS_NKEY", "WASMIND_NATS_TLS_CERT", "WASMIND_NATS_TLS_KEY"):
+        monkeypatch.delenv(var, raising=False)
+
+    options = NatsOptions.from_env(name="host-1")
+    assert options.servers == ("nats://a:4222", "nats://b:4222")
+    assert (options.user, options.password, options.token) == ("alice", "secret-pw", None)
+    assert options.creds_file == tmp_path / "user.creds"
+    assert options.tls_ca == tmp_path / "ca.pem" and options.tls_cert is None
+    assert options.name == "host-1"
+    assert NatsOptions.from_env(servers=("nats://c:1",)).servers == ("nats://c:1",)
+
+
+def test_defaults_apply_when_the_environment_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("URL", "USER", "PASSWORD", "TOKEN", "CREDS", "NKEY", "TLS_CA", "TLS_CERT", "TLS_KEY"):
+        monkeypatch.delenv(f"WASMIND_NATS_{var}", raising=False)
+    assert NatsOptions.from_env() == NatsOptions()
+
+
+def test_redacted_options_never_show_passwords_or_tokens() -> None:
+    options = NatsOptions(
+        servers=("nats://bob:hunter2@h1:4222", "tls://tok3n@h2:4222", "nats://h3:4222"),
+        user="alice",
+        password="pa55word",
+        token="t0ken",
+        tls_ca=Path("/etc/ca.pem"),
+    )
+    text = options.redacted()
+    for secret in ("hunter2", "tok3n", "pa55word", "t0ken"):
+        assert secret not in text
+    assert "nats://bob:***@h1:4222" in text and "tls://***@h2:4222" in text and "nats://h3:4222" in text
+    assert "user=alice" in text and "password=***" in text and "token=***" in text
+    assert "tls_ca=/etc/ca.pem" in text
+
+
+def test_invalid_options_are_rejected_early() -> None:
+    with pytest.raises(ValueError, match="at least one server"):
+        NatsOptions(servers=())
+    with pytest.raises(ValueError, match="tls_cert and tls_key"):
+        NatsOptions(tls_cert=Path("c.pem"))

