@@ -9,6 +9,7 @@ task succeeded. Ctrl-C (or a root ``Exit``) stops everything; a second Ctrl-C fo
 import json
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,6 +18,7 @@ from signal import SIGINT, SIGTERM
 from typing import Annotated, TextIO
 
 import anyio
+import anyio.lowlevel
 import structlog
 import typer
 from anyio.abc import TaskGroup
@@ -124,8 +126,22 @@ class Session:
     async def chat(self) -> None:
         """Read lines from stdin until EOF or ``/exit``; each becomes a user message."""
         print("Type a message and press Enter; /exit (or Ctrl-D) ends the run.", file=sys.stderr, flush=True)
+        send, lines = anyio.create_memory_object_stream[str](16)
+        token = anyio.lowlevel.current_token()
+
+        def read() -> None:  # a daemon thread: a pending readline never holds the process at exit
+            while True:
+                line = sys.stdin.readline()
+                try:
+                    anyio.from_thread.run(send.send, line, token=token)
+                except RuntimeError:  # the event loop is gone
+                    return
+                if not line:
+                    return
+
+        threading.Thread(target=read, name="wasmind-stdin", daemon=True).start()
         while not self.outcome.finished.is_set():
-            line = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+            line = await lines.receive()
             if not line or line.strip() in ("/exit", "/quit"):
                 await self.exit()
                 self.outcome.finished.set()
