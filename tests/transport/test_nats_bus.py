@@ -82,6 +82,18 @@ async def test_a_published_message_arrives_with_its_headers_and_pattern(nats_url
     assert (second.subject, second.headers, second.payload) == (f"{p}.s.zZ9yY8.hello", {}, b"")
 
 
+async def test_a_message_published_elsewhere_right_after_subscribe_returns_is_received(nats_url: str) -> None:
+    """subscribe() returns once the server has the interest (nats-py's own flush() can return
+    before a buffered SUB is even written; about 2% of these rounds lost their message)."""
+    p = _prefix()
+    async with bus_on(nats_url) as bus, bus_on(nats_url) as pub:
+        for i in range(150):
+            inbox = Inbox()
+            await bus.subscribe(f"{p}.{i}", inbox)
+            await pub.publish(f"{p}.{i}", {}, b"x")
+            await inbox.wait_for(1)
+
+
 async def test_full_wildcard_patterns_match_one_or_more_tokens(nats_url: str) -> None:
     p = _prefix()
     inbox = Inbox()

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
+import anyio
 import nats.errors
 import structlog
 from nats.aio.client import Client
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 log = structlog.get_logger("wasmind.transport")
+
+_FLUSH_TIMEOUT = 10  # seconds (nats-py types it as int)
 
 _ENV_PATHS = {
     "creds_file": "WASMIND_NATS_CREDS",
@@ -286,7 +289,7 @@ async def connect(
     except Exception as exc:
         with contextlib.suppress(Exception):
             await nc.close()
-        cause = errors[-1] if errors else exc
+        cause = _most_telling([*errors, exc])
         raise NatsConnectError(
             _connect_failure(options, cause), servers=tuple(map(_redact_url, options.servers)), cause=cause
         ) from exc
@@ -307,6 +310,24 @@ def _describe(exc: BaseException) -> str:
     if text.startswith("nats:"):
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _most_telling(errors: list[BaseException]) -> BaseException:
+    """The error that best explains a failed connect: the server's refusal over a reset socket."""
+
+    def rank(exc: BaseException) -> int:
+        text = str(exc).lower()
+        if isinstance(exc, nats.errors.AuthorizationError) or "authorization" in text:
+            return 0
+        if isinstance(exc, ssl.SSLError | nats.errors.SecureConnFailedError) or "certificate" in text:
+            return 1
+        if isinstance(exc, nats.errors.Error) and not isinstance(exc, nats.errors.NoServersError):
+            return 2
+        if isinstance(exc, OSError | TimeoutError):
+            return 3
+        return 4
+
+    return min(reversed(errors), key=rank)
 
 
 def _connect_failure(options: NatsOptions, cause: BaseException) -> str:
@@ -433,11 +454,27 @@ class NatsBus:
         # ever did, hand it on rather than lose it.
         while not early.empty():
             queue.put_nowait(early.get_nowait())
+        if self.nc.is_connected:
+            # A round trip, so that once this returns the server routes matching messages to us
+            # (while disconnected, nats-py sends the SUB again on reconnect).
+            try:
+                await self.flush()
+            except TimeoutError:
+                log.warning("nats subscribe not confirmed by the server in time", pattern=pattern)
         return _NatsSubscription(self, sub._id)
 
     async def flush(self) -> None:
-        """Wait until the server has processed everything published so far (nats-py: 10 s deadline)."""
-        await self.nc.flush()
+        """Wait until the server has processed everything this connection sent so far.
+
+        Raises:
+            TimeoutError: no answer within 10 s (``nats.errors.FlushTimeoutError``).
+        """
+        # nats-py 2.x: Client.flush() writes its PING straight to the socket, ahead of SUB/PUB
+        # commands still buffered for the client's flusher task, so on its own it can return
+        # before they reach the server. Push that buffer out first (Client._flush_pending).
+        with anyio.fail_after(_FLUSH_TIMEOUT):
+            await self.nc._flush_pending(force_flush=True)
+        await self.nc.flush(timeout=_FLUSH_TIMEOUT)
 
     async def close(self) -> None:
         """Stop the dispatcher and unsubscribe everything; safe to call twice."""

@@ -1,0 +1,131 @@
+"""``wasmind run`` on the embedded default, as a user runs it: real processes, nothing left behind."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "examples" / "demo.toml"
+WASMIND = str(Path(sys.executable).parent / "wasmind")
+
+
+def _env(tmp_path: Path) -> tuple[dict[str, str], str]:
+    marker = uuid.uuid4().hex
+    env = {
+        **os.environ,
+        "WASMIND_STATE_DIR": str(tmp_path / "state"),
+        "WASMIND_DATA_DIR": str(tmp_path / "data"),
+        "WASMIND_TEST_MARKER": marker,
+    }
+    return env, marker
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if f"WASMIND_TEST_MARKER={marker}".encode() in (entry / "environ").read_bytes():
+                state = (entry / "stat").read_text().split(")", 1)[1].split()[0]
+                if state != "Z":
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _no_leftovers(marker: str) -> None:
+    deadline = time.monotonic() + 10
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leftovers = _processes_with(marker)
+    for pid in leftovers:
+        os.kill(pid, signal.SIGKILL)
+    assert not leftovers, f"processes left behind: {leftovers}"
+
+
+def test_a_headless_run_prints_the_answer_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    env, marker = _env(tmp_path)
+    done = subprocess.run(
+        [WASMIND, "run", str(DEMO), "-p", "alpha beta gamma delta epsilon"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("Total: 5 words from 3 worker agents.")
+    assert "[000000] done: Counted 5 words" in done.stderr
+    _no_leftovers(marker)
+    assert not (tmp_path / "state" / "current-run.json").exists()
+
+
+def test_ctrl_c_stops_an_interactive_run_and_every_process(tmp_path: Path) -> None:
+    env, marker = _env(tmp_path)
+    with subprocess.Popen(
+        [WASMIND, "run", str(DEMO)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    ) as chat:
+        _chat(chat, tmp_path)
+    _no_leftovers(marker)
+
+
+def _chat(chat: "subprocess.Popen[str]", tmp_path: Path) -> None:
+    try:
+        assert chat.stdin is not None and chat.stdout is not None
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "state" / "current-run.json").exists():
+            assert chat.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        chat.stdin.write("one two three\n")
+        chat.stdin.flush()
+        lines = []
+        while not any(line.startswith("Total: 3 words") for line in lines):
+            line = chat.stdout.readline()
+            assert line, "the run ended early"
+            lines.append(line.strip())
+        chat.send_signal(signal.SIGINT)
+        assert chat.wait(timeout=60) == 0
+    finally:
+        if chat.poll() is None:
+            chat.kill()
+
+
+def test_an_invalid_configuration_fails_before_starting_anything(tmp_path: Path) -> None:
+    env, marker = _env(tmp_path)
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        'starting_actors = ["ghost"]\n[actors.echo]\nsource = { path = "%s" }\n'
+        % (REPO / "actors/examples/echo")
+    )
+    done = subprocess.run(
+        [WASMIND, "run", str(config), "-p", "hi"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Unknown starting actor 'ghost'. Defined actors: echo" in done.stderr
+    assert "Traceback" not in done.stderr
+    _no_leftovers(marker)
+
+
+@pytest.mark.parametrize("args", [["agents"], ["tail"]])
+def test_operator_commands_explain_when_no_run_is_going(tmp_path: Path, args: list[str]) -> None:
+    env, _ = _env(tmp_path)
+    done = subprocess.run([WASMIND, *args], capture_output=True, text=True, env=env, timeout=30, check=False)
+    assert done.returncode == 1 and "no `wasmind run` is running here" in done.stderr
