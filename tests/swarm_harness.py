@@ -159,7 +159,7 @@ async def running_swarm(
         str(work),
     ]
     with (log_dir / "spawner.log").open("ab") as log_file:
-        spawner = subprocess.Popen(
+        spawner = subprocess.Popen(  # noqa: ASYNC220 - fork/exec only
             command,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -196,7 +196,7 @@ async def _shutdown(swarm: Swarm) -> None:
     await swarm.nc.close()
     for pid in pids:
         with anyio.move_on_after(5):
-            while process_alive(pid):
+            while process_alive(pid):  # noqa: ASYNC110 - a pid has no event to wait on
                 await anyio.sleep(0.05)
     leftovers = [pid for pid in pids if process_alive(pid)]
     for pid in leftovers:

@@ -67,7 +67,7 @@ class NatsConnectError(ConnectionError):
         self.servers = servers
         """The servers that were tried (credentials redacted)."""
         self.cause = cause
-        """The last error nats-py reported, if any."""
+        """The reported error that best explains the failure (an authorization refusal over a reset socket)."""
 
 
 class PayloadTooLargeError(ValueError):
@@ -275,7 +275,7 @@ async def connect(
     except (OSError, ssl.SSLError) as exc:
         raise NatsConnectError(
             f"cannot load the TLS files for NATS ({where}): {exc}; check WASMIND_NATS_TLS_CA/CERT/KEY",
-            servers=options.servers,
+            servers=tuple(map(_redact_url, options.servers)),
             cause=exc,
         ) from exc
     if tls is not None:
