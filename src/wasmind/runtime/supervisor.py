@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import anyio
 import structlog
-from anyio import to_thread
 
 from wasmind.runtime.instance import ActorInstance, ActorSpec, GuestTrap
 from wasmind.runtime.interest import InterestFilter
@@ -53,7 +52,7 @@ class SupervisedActor:
     async def construct(self) -> None:
         """Create the instance and run its constructor off the event loop. Raises :class:`GuestTrap`."""
         instance = ActorInstance(self.spec, self.scope, self.host.services)
-        await to_thread.run_sync(instance.construct, limiter=self.host.limiter)
+        await self.host.workers.run(instance.construct)
         self.instance = instance
 
     def is_own_exit(self, envelope: Envelope) -> bool:
@@ -99,7 +98,7 @@ class SupervisedActor:
                 if self.instance is None:
                     continue  # permanently failed: the rest of the agent keeps running
                 try:
-                    await to_thread.run_sync(self.instance.handle, envelope, limiter=self.host.limiter)
+                    await self.host.workers.run(self.instance.handle, envelope)
                 except GuestTrap as trap:
                     log.error(
                         "message not redelivered after trap",
@@ -117,7 +116,7 @@ class SupervisedActor:
     async def _destroy(self) -> None:
         instance, self.instance = self.instance, None
         if instance is not None:
-            await to_thread.run_sync(instance.destroy, limiter=self.host.limiter, abandon_on_cancel=True)
+            await self.host.workers.run(instance.destroy)
 
     async def _recover(self, trap: GuestTrap) -> None:
         """Restart with back-off after a trap, until the crash limit is reached."""

@@ -11,7 +11,7 @@ from typing import TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "log_level"]
+__all__ = ["configure_logging", "log_debug", "log_level"]
 
 _LEVELS = {
     "trace": logging.DEBUG,
@@ -26,6 +26,14 @@ _LEVELS = {
 def log_level() -> int:
     """The level named by ``WASMIND_LOG`` (default info); unknown names fall back to info."""
     return _LEVELS.get(os.environ.get("WASMIND_LOG", "info").strip().lower(), logging.INFO)
+
+
+_level: int | None = None  # set by configure_logging; unconfigured structlog writes everything
+
+
+def log_debug() -> bool:
+    """True when debug records are written (so callers can skip building costly fields)."""
+    return _level is None or _level <= logging.DEBUG
 
 
 def configure_logging(stream: TextIO = sys.stderr, json: bool | None = None) -> None:
@@ -46,3 +54,5 @@ def configure_logging(stream: TextIO = sys.stderr, json: bool | None = None) -> 
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=True,
     )
+    global _level
+    _level = log_level()

@@ -383,7 +383,9 @@ class NatsBus:
     loop (``Client._process_msg``) puts every message into that queue synchronously, in wire
     order; one dispatcher task reads it, finds the subscription by ``Msg._sid``, gives back the
     bytes it counted in ``Subscription._pending_size`` (otherwise nats-py would count them as
-    pending forever and end with SlowConsumer drops), and awaits the handler.
+    pending forever and end with SlowConsumer drops), and awaits the handler. :meth:`flush` also
+    pushes the client's write buffer out first (``Client._flush_pending``), because nats-py's own
+    ``flush()`` sends its PING ahead of still-buffered commands.
 
     A consequence: handlers run one at a time, so they should hand messages on (e.g. to a
     mailbox) quickly; a slow handler delays every subscription of this bus. Overflow (more than
@@ -484,8 +486,9 @@ class NatsBus:
         task, self._dispatcher = self._dispatcher, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if task is not asyncio.current_task():  # closed from a handler: it ends on its own
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._queue is not None:
             # Mark what is left as done so that a later drain of the client does not wait on it.
             while not self._queue.empty():

@@ -160,15 +160,15 @@ class NatsServer:
 
     @property
     def store_dir(self) -> Path:
-        """The JetStream store directory (the configured one, else the private one)."""
+        """The JetStream store directory (the configured one, else the private one once started)."""
         if self.config.store_dir is not None:
             return self.config.store_dir
-        return self._ensure_workdir() / "jetstream"
+        return self._private_dir() / "jetstream"
 
     @property
     def log_path(self) -> Path:
-        """The server's log file."""
-        return self._log_file or self._ensure_workdir() / "nats-server.log"
+        """The server's log file (the configured one, else the private one once started)."""
+        return self._log_file or self._private_dir() / "nats-server.log"
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -181,8 +181,10 @@ class NatsServer:
         """
         if self.running:
             return
-        self._spawn(self._binary or find_nats_server(), self._write_config())
+        binary = self._binary or find_nats_server()
+        conf = self._write_config()
         try:
+            self._spawn(binary, conf)
             with anyio.fail_after(timeout):
                 await self._wait_ready()
         except TimeoutError:
@@ -214,7 +216,11 @@ class NatsServer:
         self._kill_now()
 
     async def __aenter__(self) -> Self:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            self._cleanup()
+            raise
         return self
 
     async def __aexit__(
@@ -228,8 +234,14 @@ class NatsServer:
     # -- internals -----------------------------------------------------------------------------
 
     def _ensure_workdir(self) -> Path:
+        """The private directory (config, ports file, default log and store), made at start."""
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="wasmind-nats-"))
+        return self._workdir
+
+    def _private_dir(self) -> Path:
+        if self._workdir is None:
+            raise NatsServerError("the nats-server has not been started yet (no private directory)")
         return self._workdir
 
     def _write_config(self) -> Path:
@@ -346,7 +358,7 @@ class NatsServer:
     def _log_tail(self) -> str:
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
+        except (OSError, NatsServerError):
             return ""
         return "\n".join(lines[-_LOG_TAIL_LINES:])
 
