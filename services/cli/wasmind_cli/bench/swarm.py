@@ -110,13 +110,13 @@ async def _swarm(
         str(work),
     ]
     with (work / f"{name}-spawner.log").open("ab") as log_file:
-        spawner = subprocess.Popen(
+        spawner = subprocess.Popen(  # noqa: ASYNC220 - fork/exec only
             command,
             stdout=log_file,
-            stderr=subprocess.STDOUT,  # noqa: ASYNC220
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=die_with_parent,
-        )  # noqa: PLW1509
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - a prctl only
+        )
     nc = await connect(NatsOptions(servers=(server.url,)), name="wasmind-bench")
     try:
         await wait_for_spawner(nc, name)
