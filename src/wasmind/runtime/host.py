@@ -146,8 +146,8 @@ class ActorHost:
         self._outbound: deque[Envelope] = deque()
         self._outbound_room = threading.Event()
         self._outbound_room.set()
-        self._draining = False
-        self._publish_lock = anyio.Lock()
+        self._wake = asyncio.Event()
+        self._publish_lock = asyncio.Lock()
         self.restart_backoff = restart_backoff
         self.shutdown_grace = shutdown_grace
         self.max_payload = max_payload
@@ -173,6 +173,8 @@ class ActorHost:
         self.services = _ThreadServices(self, self.working_directory, http_client, Path(self._io.name))
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
+        self._pump_scope = anyio.CancelScope()
+        self._tg.start_soon(self._run_pump)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -198,6 +200,9 @@ class ActorHost:
                 await member.stopped.wait()
         for member in members:  # past the grace period: stop waiting for them
             member.cancel_scope.cancel()
+        async with self._publish_lock:
+            await self._publish_queued()  # what the destructors broadcast
+        self._pump_scope.cancel()
 
     def backoff(self, crashes: int) -> float:
         """Seconds to wait before restart number ``crashes``."""
@@ -339,21 +344,19 @@ class ActorHost:
         self._outbound.append(envelope)
         if len(self._outbound) >= OUTBOUND_LIMIT:
             self._outbound_room.clear()
-        self._loop.call_soon_threadsafe(self._kick)
+        self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _kick(self) -> None:
-        if not self._draining and self._tg is not None:
-            self._draining = True
-            self._tg.start_soon(self._drain_outbound)
+    async def _run_pump(self) -> None:
+        with self._pump_scope:
+            await self._outbound_pump()
 
-    async def _drain_outbound(self) -> None:
-        try:
+    async def _outbound_pump(self) -> None:
+        """Publishes queued broadcasts, in order, whenever a guest queued some."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
             async with self._publish_lock:
                 await self._publish_queued()
-        finally:
-            self._draining = False
-        if self._outbound:  # arrived after the loop above ended
-            self._kick()
 
     async def _publish_queued(self) -> None:
         while self._outbound:
@@ -427,7 +430,7 @@ class ActorHost:
         self._outbound.append(
             Envelope(root_id(), UserNotification.TYPE, CONTEXT_SENDER, ROOT_SCOPE, encode(note))
         )
-        self._kick()
+        self._wake.set()
 
     async def _deliver(self, envelope: Envelope, scope: str, pattern: str | None) -> None:
         """Deliver to the local instances that want it (via ``pattern`` only, for bus arrivals)."""

@@ -2,8 +2,10 @@
 
 ``put`` waits for space up to a limit and then reports a drop (never silent); ``put_urgent``
 bypasses the capacity for an own-scope ``Exit`` while keeping its position in the queue.
+Wake-ups use bare asyncio futures: this sits on the path of every delivered message.
 """
 
+import asyncio
 from collections import deque
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -29,14 +31,19 @@ class MailboxStats:
     dropped: int
 
 
+def _wake(waiter: "asyncio.Future[None] | None") -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
 class Mailbox(Generic[T]):
     """FIFO with a capacity, for one consumer task and any number of producers on one event loop."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._items: deque[T] = deque()
-        self._readable = anyio.Event()
-        self._writable = anyio.Event()
+        self._reader: asyncio.Future[None] | None = None
+        self._writers: deque[asyncio.Future[None]] = deque()
         self._closed = False
         self.delivered = 0
         self.dropped = 0
@@ -47,7 +54,7 @@ class Mailbox(Generic[T]):
     def _push(self, item: T) -> None:
         self._items.append(item)
         self.delivered += 1
-        self._readable.set()
+        _wake(self._reader)
 
     async def put(self, item: T, wait_seconds: float) -> bool:
         """Enqueue ``item``, waiting up to ``wait_seconds`` for space. False means dropped (counted)."""
@@ -58,9 +65,9 @@ class Mailbox(Generic[T]):
             return True
         with anyio.move_on_after(wait_seconds):
             while len(self._items) >= self.capacity and not self._closed:
-                if self._writable.is_set():
-                    self._writable = anyio.Event()
-                await self._writable.wait()
+                waiter = asyncio.get_running_loop().create_future()
+                self._writers.append(waiter)
+                await waiter
             if not self._closed:
                 self._push(item)
                 return True
@@ -77,24 +84,29 @@ class Mailbox(Generic[T]):
         while not self._items:
             if self._closed:
                 raise MailboxClosed
-            if self._readable.is_set():
-                self._readable = anyio.Event()
-            await self._readable.wait()
+            self._reader = asyncio.get_running_loop().create_future()
+            await self._reader
         item = self._items.popleft()
-        self._writable.set()
+        while self._writers:  # skip writers that gave up waiting
+            writer = self._writers.popleft()
+            if not writer.done():
+                writer.set_result(None)
+                break
         return item
 
     def close(self) -> None:
         """Stop accepting items; the consumer drains what is queued, then gets :class:`MailboxClosed`."""
         self._closed = True
-        self._readable.set()
-        self._writable.set()
+        _wake(self._reader)
+        while self._writers:
+            _wake(self._writers.popleft())
 
     def clear(self) -> int:
         """Discard queued items; returns how many."""
         count = len(self._items)
         self._items.clear()
-        self._writable.set()
+        while self._writers:
+            _wake(self._writers.popleft())
         return count
 
     def stats(self) -> MailboxStats:

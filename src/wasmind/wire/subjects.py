@@ -14,6 +14,7 @@ in a token (whitespace, ``*``, ``>``), control characters and ``%`` itself are w
 """
 
 import re
+from functools import lru_cache
 
 __all__ = [
     "PREFIX",
@@ -60,6 +61,7 @@ def validate_swarm(swarm: str) -> str:
     return swarm
 
 
+@lru_cache(maxsize=65536)
 def type_tokens(message_type: str) -> str:
     """The subject tokens of a message type string (dots kept, unsafe characters escaped)."""
     tokens = message_type.split(".")
@@ -78,6 +80,7 @@ def _check_scope(scope: str) -> None:
         )
 
 
+@lru_cache(maxsize=65536)
 def data(swarm: str, scope: str, message_type: str) -> str:
     """The subject of a message of ``message_type`` concerning ``scope``."""
     _check_scope(scope)
@@ -93,17 +96,20 @@ def parse_data(subject: str) -> tuple[str, str, str]:
     return swarm, scope, _UNESCAPE.sub(_unescape, tokens)
 
 
+@lru_cache(maxsize=65536)
 def all_data(swarm: str) -> str:
     """Wildcard for every message of a swarm."""
     return f"{PREFIX}.{validate_swarm(swarm)}.s.>"
 
 
+@lru_cache(maxsize=65536)
 def scope_wildcard(swarm: str, scope: str) -> str:
     """Wildcard for every message concerning ``scope``."""
     _check_scope(scope)
     return f"{PREFIX}.{validate_swarm(swarm)}.s.{scope}.>"
 
 
+@lru_cache(maxsize=65536)
 def type_wildcard(swarm: str, message_type: str) -> str:
     """Wildcard for every message of ``message_type``, whatever its scope."""
     return f"{PREFIX}.{validate_swarm(swarm)}.s.*.{type_tokens(message_type)}"
