@@ -272,6 +272,38 @@ async def test_a_slow_handler_does_not_cause_slow_consumer_drops(nats_url: str) 
     assert count == 20_000
 
 
+async def test_an_overflowing_bus_reports_slow_consumer_drops_instead_of_hiding_them(nats_url: str) -> None:
+    p = _prefix()
+    errors: list[Exception] = []
+    release = anyio.Event()
+    inbox = Inbox()
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(exc)
+
+    async def stuck(message: BusMessage) -> None:
+        await release.wait()
+        await inbox(message)
+
+    nc = await connect(NatsOptions(servers=(nats_url,)), error_cb=on_error)
+    try:
+        async with bus_on(nats_url) as pub, NatsBus(nc, pending_msgs_limit=10) as bus:
+            await bus.subscribe(f"{p}.x", stuck)
+            for i in range(100):
+                await pub.publish(f"{p}.x", {}, str(i).encode())
+            await pub.flush()
+            await bus.flush()
+            drops = [e for e in errors if isinstance(e, nats.errors.SlowConsumerError)]
+            release.set()
+            kept = await inbox.wait_for(100 - len(drops))  # 10 queued (+ 1 in the handler)
+            await anyio.sleep(0.05)
+    finally:
+        await nc.close()
+    assert [int(m.payload) for m in kept] == list(range(len(kept)))
+    assert len(kept) in (10, 11) and len(drops) == 100 - len(kept)
+    assert all(e.subject == f"{p}.x" for e in drops)
+
+
 async def test_a_payload_above_the_server_limit_is_refused_before_sending(nats_url: str) -> None:
     p = _prefix()
     async with bus_on(nats_url) as bus:

@@ -221,8 +221,18 @@ async def connect(
     connected = False
     errors: list[BaseException] = []
 
+    dropped = 0
+
     async def error_cb(exc: Exception) -> None:
-        if connected:
+        nonlocal dropped
+        if isinstance(exc, nats.errors.SlowConsumerError):
+            # One per dropped message: log the first and then every 1000th, with the count.
+            dropped += 1
+            if dropped % 1000 == 1:
+                log.warning(
+                    "nats slow consumer: messages dropped", subject=exc.subject, dropped=dropped, nats=where
+                )
+        elif connected:
             log.warning("nats error", error=_describe(exc), nats=where)
         else:
             errors.append(exc)

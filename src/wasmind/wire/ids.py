@@ -1,7 +1,7 @@
 """Identifier formats (PROTOCOL.md §1): scopes, correlation ids, request ids, reserved senders."""
 
+import random
 import re
-import secrets
 import string
 
 __all__ = [
@@ -33,8 +33,11 @@ EXTERNAL_SENDER = "external"
 _SCOPE = re.compile(r"[A-Za-z0-9]{6}")
 
 
+_rng = random.Random()  # ids need uniqueness, not secrecy: the fast generator, seeded from os.urandom
+
+
 def _random(n: int = 6) -> str:
-    return "".join(secrets.choice(ALPHANUMERIC) for _ in range(n))
+    return "".join(_rng.choices(ALPHANUMERIC, k=n))
 
 
 def is_scope(value: str) -> bool:

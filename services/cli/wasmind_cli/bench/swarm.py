@@ -41,11 +41,11 @@ source = {{ path = "{bench}/pinger" }}
 [actors.echo]
 source = {{ path = "{examples}/echo" }}
 [actors.trio_a]
-source = {{ path = "{examples}/echo" }}
+source = {{ path = "{bench}/idle" }}
 [actors.trio_b]
-source = {{ path = "{examples}/echo" }}
+source = {{ path = "{bench}/idle" }}
 [actors.trio_c]
-source = {{ path = "{examples}/echo" }}
+source = {{ path = "{bench}/idle" }}
 """
 
 
