@@ -129,3 +129,21 @@ def test_operator_commands_explain_when_no_run_is_going(tmp_path: Path, args: li
     env, _ = _env(tmp_path)
     done = subprocess.run([WASMIND, *args], capture_output=True, text=True, env=env, timeout=30, check=False)
     assert done.returncode == 1 and "no `wasmind run` is running here" in done.stderr
+
+
+@pytest.mark.anyio
+async def test_a_run_joins_an_existing_swarm_with_nats_and_swarm(nats_url: str, tmp_path: Path) -> None:
+    import anyio
+    from swarm_harness import running_swarm
+
+    env, _ = _env(tmp_path)
+    async with running_swarm(nats_url, "joined", tmp_path, hosts=2, capacity=2):
+        command = [WASMIND, "run", str(DEMO), "--nats", nats_url, "--swarm", "joined", "-p", "a b c d"]
+        for _ in range(2):  # the run stops its root agent, so a second run can start one again
+            done = await anyio.to_thread.run_sync(
+                lambda: subprocess.run(
+                    command, capture_output=True, text=True, env=env, timeout=240, check=False
+                )
+            )
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.strip().endswith("from 3 worker agents.") or "Total: 4 words" in done.stdout

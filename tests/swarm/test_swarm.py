@@ -185,3 +185,100 @@ async def test_shutdown_stops_every_host_and_leaves_no_process(nats_url: str, tm
         spawner: Swarm = swarm
     assert spawner.spawner.poll() == 0
     assert not [pid for pid in pids if process_alive(pid)]
+
+
+async def test_replayable_messages_reach_agents_started_later_on_any_host(
+    nats_url: str, tmp_path: Path
+) -> None:
+    from wasmind.transport.replay import publish_replayable
+    from wasmind.wire.envelope import Envelope
+    from wasmind.wire.ids import COORDINATOR_SENDER, ROOT_SCOPE, root_id
+
+    async with running_swarm(nats_url, swarm_name(), tmp_path, hosts=2, capacity=1) as swarm:
+        await swarm.spawn(["probe"], "Root Agent", scope="000000")
+        update = b'{"base_url":"http://llm:4000","models_available":["m"]}'
+        await publish_replayable(
+            swarm.nc,
+            swarm.name,
+            Envelope(
+                root_id(), "wasmind.common.litellm.BaseUrlUpdate", COORDINATOR_SENDER, ROOT_SCOPE, update
+            ),
+        )
+        late = (await swarm.spawn(["probe"], "Late", parent="000000")).scope
+        assert late is not None and swarm.host_of("000000") != await swarm.until(
+            lambda: swarm.host_of(late), 10
+        )
+        await swarm.publish("test.probe.history", {}, scope=late)
+        types = (await swarm.probe_result("history", late))["types"]
+        ready = types.index(AllActorsReady.TYPE)
+        assert "wasmind.common.litellm.BaseUrlUpdate" in types[ready:]
+
+
+async def test_a_host_drains_on_sigterm_and_its_agents_move(nats_url: str, tmp_path: Path) -> None:
+    async with running_swarm(nats_url, swarm_name(), tmp_path, hosts=2, capacity=1) as swarm:
+        await swarm.spawn(["probe"], "Root Agent", scope="000000")
+        child = (await swarm.spawn(["probe"], "Mover", parent="000000")).scope
+        assert child is not None
+        host = await swarm.until(lambda: swarm.host_of(child), 10, "the child's host")
+        os.kill(swarm.heartbeats[host].pid, signal.SIGTERM)
+        await swarm.until(
+            lambda: any(s.endswith(f"{child}.exited") for s, _ in swarm.events), 10, "destructors ran"
+        )
+        await swarm.until(
+            lambda: any(s.endswith(f"{child}.moved") for s, _ in swarm.events), 20, "the agent moved"
+        )
+        records = {r.scope: r for r in (await swarm.agents()).agents}
+        assert records[child].host != host and records[child].status == "running"
+        log = (swarm.log_dir / f"{host}.log").read_text()
+        assert "host drained" in log
+
+
+async def test_heartbeats_carry_load_and_the_health_endpoints_answer(nats_url: str, tmp_path: Path) -> None:
+    import urllib.request
+
+    import anyio
+
+    async with running_swarm(nats_url, name := swarm_name(), tmp_path, hosts=1) as swarm:
+        await swarm.spawn(["probe", "echo"], "Root Agent", scope="000000")
+        beat = await swarm.until(lambda: next((b for b in swarm.heartbeats.values() if b.agents), None), 10)
+        assert (
+            beat.agents == ["000000"] and beat.actors == 2 and beat.memory_bytes > 0 and beat.capacity == 100
+        )
+    port_file = tmp_path / "port"
+    with port_file.open("wb") as output:
+        host = subprocess.Popen(  # noqa: ASYNC220 - a standalone host with probes, no spawner needed
+            [
+                sys.executable,
+                "-m",
+                "wasmind_host",
+                "--config",
+                str(HERE / "swarm.toml"),
+                "--swarm",
+                name,
+                "--nats",
+                nats_url,
+                "--health-port",
+                "0",
+                "--host-id",
+                "probed",
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def port() -> int | None:
+            for line in port_file.read_text().splitlines():
+                if '"health endpoints"' in line:
+                    return int(json.loads(line)["port"])
+            return None
+
+        with anyio.fail_after(60):
+            while (found := port()) is None:
+                await anyio.sleep(0.1)
+        for path, expected in (("/livez", 200), ("/readyz", 200)):
+            with urllib.request.urlopen(f"http://127.0.0.1:{found}{path}") as response:  # noqa: S310
+                assert response.status == expected
+    finally:
+        host.terminate()
+        host.wait(timeout=30)

@@ -39,7 +39,7 @@ from wasmind.telemetry.logging import configure_logging
 from wasmind.transport.nats import NatsOptions, connect
 from wasmind.wire import subjects
 from wasmind.wire.chat import UserChatMessage
-from wasmind.wire.control import SpawnReply, SpawnRequest
+from wasmind.wire.control import SpawnReply, SpawnRequest, StopRequest
 from wasmind.wire.envelope import Envelope, envelope_from_wire, envelope_to_headers
 from wasmind.wire.ids import CONTEXT_SENDER, COORDINATOR_SENDER, ROOT_SCOPE, root_id
 from wasmind.wire.messages import AddMessage, Exit, Response, StatusUpdate, encode
@@ -236,9 +236,22 @@ async def _main(path: Path, prompt: str | None, swarm: str | None, nats_url: str
         with anyio.CancelScope(shield=True):
             if embedded is not None:
                 await embedded.stop(nc)
+            elif nc is not None and not nc.is_closed:
+                await _stop_root(nc, settings.name)  # a joined swarm keeps running, our root agent does not
             if nc is not None and not nc.is_closed:
                 await nc.close()
             current_run_file().unlink(missing_ok=True)
+
+
+async def _stop_root(nc: Client, swarm: str) -> None:
+    try:
+        await nc.request(
+            subjects.control(swarm, subjects.SPAWNER, "stop"),
+            StopRequest(scope=ROOT_SCOPE).to_bytes(),
+            timeout=30,
+        )
+    except Exception as error:  # noqa: BLE001 - the swarm may be gone; nothing left to stop then
+        log.warning("root agent not stopped", error=repr(error))
 
 
 async def _spawn_root(nc: Client, swarm: str, actors: list[str]) -> SpawnReply:

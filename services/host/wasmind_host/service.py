@@ -244,10 +244,12 @@ class HostService:
 
     async def _signals(self) -> None:
         with anyio.open_signal_receiver(SIGTERM, SIGINT) as signals:
-            async for signum in signals:
+            async for signum in signals:  # keeps handling signals (ignoring repeats) until the drain is done
+                if self.stopping.is_set():
+                    log.info("already draining", signal=signum)
+                    continue
                 log.info("signal received, draining", signal=signum)
                 self.stopping.set()
-                return
 
     async def _agent_exited(self, record: AgentRecord) -> None:
         if self._nc is None or self._nc.is_closed:

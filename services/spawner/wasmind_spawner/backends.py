@@ -28,6 +28,9 @@ class HostBackend(Protocol):
     async def terminate(self, host_id: str, grace: float) -> None:
         """Stop a host: polite first, forced after ``grace`` seconds. Unknown ids are ignored."""
 
+    async def reap(self, host_id: str, grace: float) -> None:
+        """Wait for a host that announced it is leaving to exit; force it after ``grace``."""
+
     async def close(self) -> None:
         """Stop every host this backend started."""
 
@@ -113,6 +116,18 @@ class LocalBackend:
         """True when a host this backend launched is no longer running."""
         process = self.processes.get(host_id)
         return process is not None and process.poll() is not None
+
+    async def reap(self, host_id: str, grace: float) -> None:
+        """Wait for a host that is already leaving to exit; force it after ``grace``."""
+        process = self.processes.pop(host_id, None)
+        if process is None:
+            return
+        with anyio.move_on_after(grace):
+            await anyio.to_thread.run_sync(process.wait, abandon_on_cancel=True)
+        if process.poll() is None:
+            _kill_group(process)
+            await anyio.to_thread.run_sync(process.wait)
+        log.info("host left", host=host_id, returncode=process.returncode)
 
     async def close(self) -> None:
         """Terminate every host still running."""

@@ -395,7 +395,8 @@ class Spawner:
         draining = HostDraining.model_validate_json(request.data)
         await request.respond(Reply().to_bytes())
         self.hosts.remove(draining.host)
-        await self.backend.terminate(draining.host, grace=self.settings.shutdown_grace)
+        assert self._tg is not None
+        self._tg.start_soon(self.backend.reap, draining.host, self.settings.shutdown_grace)
         if self.swarm_exited or self.stopping.is_set():
             for scope in draining.agents:
                 record = self.registry.get(scope)

@@ -214,8 +214,8 @@ class ActorHost:
         self, scope: str, parent: str | None, name: str, requested: Sequence[str]
     ) -> AgentRecord:
         """Create agent ``scope`` with the expansion of ``requested``; atomic: raises :class:`SpawnError`."""
-        if scope in self.agents:
-            raise SpawnError(f"Failed to spawn agent: scope {scope} already exists")
+        if scope in self.agents and not self.agents[scope].exited:
+            raise SpawnError(f"Failed to spawn agent: scope {scope} is already running on this host")
         try:
             names = expand_spawn_list(requested, self.spawn_rules)
         except UnknownActorError as error:
