@@ -274,10 +274,10 @@ async def test_heartbeats_carry_load_and_the_health_endpoints_answer(nats_url: s
             return None
 
         with anyio.fail_after(60):
-            while (found := port()) is None:
+            while (found := port()) is None:  # noqa: ASYNC110 - polling a log file
                 await anyio.sleep(0.1)
         for path, expected in (("/livez", 200), ("/readyz", 200)):
-            with urllib.request.urlopen(f"http://127.0.0.1:{found}{path}") as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{found}{path}") as response:  # noqa: ASYNC210
                 assert response.status == expected
     finally:
         host.terminate()

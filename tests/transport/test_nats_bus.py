@@ -299,7 +299,9 @@ async def test_an_overflowing_bus_reports_slow_consumer_drops_instead_of_hiding_
             await anyio.sleep(0.05)
     finally:
         await nc.close()
-    assert [int(m.payload) for m in kept] == list(range(len(kept)))
+    numbers = [int(m.payload) for m in kept]
+    # the first 10 fill the queue; one more gets in once the dispatcher takes its first message
+    assert numbers[:10] == list(range(10)) and numbers == sorted(numbers)
     assert len(kept) in (10, 11) and len(drops) == 100 - len(kept)
     assert all(e.subject == f"{p}.x" for e in drops)
 
