@@ -98,7 +98,7 @@ class Session:
                 self.outcome.answer = content
         elif message_type == StatusUpdate.TYPE:
             done = json.loads(envelope.payload).get("status", {}).get("Done")
-            if done is not None:
+            if done is not None and self.prompt is not None:  # headless: the task is over
                 result = done.get("result", {})
                 self.outcome.success = bool(result.get("Ok", {}).get("success", False))
                 if not self.outcome.answer:
@@ -172,14 +172,16 @@ def _prepare(user: UserConfig) -> None:
 
 
 async def _signals(scope_owner: TaskGroup, outcome: Outcome, embedded: EmbeddedSwarm | None) -> None:
+    signalled = False
     with anyio.open_signal_receiver(SIGINT, SIGTERM) as signals:
         async for _ in signals:
-            if outcome.finished.is_set():  # second signal: stop now
+            if signalled:  # second signal: stop now
                 outcome.forced = True
                 if embedded is not None:
                     embedded.kill()
                 os._exit(130)
             print("\nStopping (Ctrl-C again to force)...", file=sys.stderr, flush=True)
+            signalled = True
             outcome.finished.set()
 
 
