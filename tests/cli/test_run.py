@@ -147,3 +147,52 @@ async def test_a_run_joins_an_existing_swarm_with_nats_and_swarm(nats_url: str, 
             )
             assert done.returncode == 0, done.stderr
             assert done.stdout.strip().endswith("from 3 worker agents.") or "Total: 4 words" in done.stdout
+
+
+@pytest.mark.anyio
+async def test_operator_commands_show_agents_publish_and_tail_a_live_swarm(
+    nats_url: str, tmp_path: Path
+) -> None:
+    import json
+
+    import anyio
+    from swarm_harness import running_swarm
+
+    env, _ = _env(tmp_path)
+    target = ["--nats", nats_url, "--swarm", "ops"]
+
+    def wasmind(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [WASMIND, *args, *target],
+            capture_output=True,
+            text=True,
+            env=env,
+            input=stdin,
+            timeout=60,
+            check=False,
+        )
+
+    async with running_swarm(nats_url, "ops", tmp_path, hosts=1) as swarm:
+        await swarm.spawn(["probe", "echo"], "Root Agent", scope="000000")
+        shown = await anyio.to_thread.run_sync(wasmind, "agents")
+        assert shown.returncode == 0 and "000000  Root Agent  [probe, echo]" in shown.stdout
+        listed = json.loads((await anyio.to_thread.run_sync(wasmind, "agents", "--json")).stdout)
+        assert listed[0]["scope"] == "000000" and listed[0]["status"] == "running"
+        with subprocess.Popen(
+            [WASMIND, "tail", "--type", "echo.reply", "--json", *target],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        ) as tail:
+            await anyio.sleep(1.5)
+            published = await anyio.to_thread.run_sync(
+                lambda: wasmind("publish", "--type", "echo.request", "-", stdin='{"via": "stdin"}')
+            )
+            assert published.returncode == 0, published.stderr
+            assert tail.stdout is not None
+            line = await anyio.to_thread.run_sync(tail.stdout.readline)
+            tail.terminate()
+        record = json.loads(line)
+        assert record["type"] == "echo.reply" and record["payload"] == {"via": "stdin"}
+        assert record["from_actor"] == "example:echo"

@@ -1,6 +1,7 @@
 """The embedded nats-server: free port, JetStream, limits, stop/restart/kill, missing binary."""
 
 import os
+import sys
 from pathlib import Path
 
 import anyio
@@ -15,11 +16,13 @@ pytestmark = pytest.mark.anyio
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (ProcessLookupError, FileNotFoundError):
         return False
-    return Path(f"/proc/{pid}").exists()
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 async def test_two_servers_start_on_distinct_free_ports_and_accept_clients() -> None:
@@ -114,6 +117,42 @@ async def test_kill_ends_the_process_at_once_and_restart_brings_it_back() -> Non
         await nc.close()
 
 
+async def test_kill_with_a_configured_store_and_log_leaves_no_private_files(tmp_path: Path) -> None:
+    config = NatsServerConfig(store_dir=tmp_path / "js")
+    server = NatsServer(config, log_file=tmp_path / "nats.log")
+    await server.start()
+    private = server._workdir
+    assert private is not None and private.is_dir()
+    server.kill()
+    assert not private.exists()
+    await server.restart()
+    assert server.running
+    await server.stop()
+    assert (tmp_path / "nats.log").read_text().count("Server is ready") == 2
+
+
+async def test_the_server_does_not_outlive_a_parent_killed_with_sigkill() -> None:
+    script = (
+        "import anyio, time\n"
+        "from wasmind.transport.natsserver import NatsServer\n"
+        "server = NatsServer()\n"
+        "anyio.run(server.start)\n"
+        "print(server.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = await anyio.open_process([sys.executable, "-c", script])
+    async with parent:
+        assert parent.stdout is not None
+        with anyio.fail_after(15):
+            pid = int((await parent.stdout.receive()).decode().strip())
+        assert _alive(pid)
+        parent.kill()
+        await parent.wait()
+    with anyio.fail_after(10):
+        while _alive(pid):  # noqa: ASYNC110 - not our child: nothing to await but polling
+            await anyio.sleep(0.02)
+
+
 async def test_monitoring_endpoint_answers_when_enabled() -> None:
     async with NatsServer(NatsServerConfig(monitor_port=0, name="mon-test")) as server:
         assert server.monitor_url is not None
@@ -148,8 +187,6 @@ async def test_a_missing_binary_gives_an_install_hint(
 
 
 def test_the_binary_is_found_next_to_the_interpreter() -> None:
-    import sys
-
     assert Path(find_nats_server()) == Path(sys.executable).parent / "nats-server"
 
 

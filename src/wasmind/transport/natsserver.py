@@ -7,8 +7,10 @@ fixture, a restart from another loop) and :meth:`NatsServer.kill` must be synchr
 still asynchronous (polling with a deadline), so nothing blocks the event loop.
 
 The child runs in its own session (process group), so a terminal's Ctrl-C reaches only the parent,
-which then stops the server in order; an ``atexit`` hook kills whatever a crashing parent left
-running.
+which then stops the server in order. Two safety nets keep it from outliving its parent by
+accident: on Linux it gets SIGTERM when the parent dies, even by SIGKILL
+(:func:`wasmind.processes.die_with_parent`; so start servers from the event loop's thread, not a
+short-lived worker thread), and an ``atexit`` hook kills whatever an exiting parent left running.
 """
 
 import atexit
@@ -26,6 +28,8 @@ from types import TracebackType
 from typing import Self
 
 import anyio
+
+from wasmind.processes import die_with_parent
 
 __all__ = ["NatsServer", "NatsServerConfig", "NatsServerError", "find_nats_server"]
 
@@ -212,8 +216,13 @@ class NatsServer:
         await self.start()
 
     def kill(self) -> None:
-        """SIGKILL the server now (keeps port, store and private directory for :meth:`restart`)."""
+        """SIGKILL the server now; port and store stay for :meth:`restart`."""
         self._kill_now()
+        if self.config.store_dir is not None and self._log_file is not None and self._workdir is not None:
+            # Only the config and ports file are private then: leave nothing behind (a parent that
+            # kills and then exits at once never calls stop()); a restart writes them again.
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     async def __aenter__(self) -> Self:
         try:
@@ -325,6 +334,7 @@ class NatsServer:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, see the module docstring
                 )
             except OSError as exc:
                 raise NatsServerError(f"cannot start {binary}: {exc}; {_INSTALL_HINT}") from exc
