@@ -178,7 +178,7 @@ async def test_operator_commands_show_agents_publish_and_tail_a_live_swarm(
         assert shown.returncode == 0 and "000000  Root Agent  [probe, echo]" in shown.stdout
         listed = json.loads((await anyio.to_thread.run_sync(wasmind, "agents", "--json")).stdout)
         assert listed[0]["scope"] == "000000" and listed[0]["status"] == "running"
-        with subprocess.Popen(
+        with subprocess.Popen(  # noqa: ASYNC220 - fork/exec only
             [WASMIND, "tail", "--type", "echo.reply", "--json", *target],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
