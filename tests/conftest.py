@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,6 +24,7 @@ from wasmind.runtime.grants import Grants, Limits
 from wasmind.runtime.instance import ActorSpec
 from wasmind.runtime.linker import build_linker
 from wasmind.runtime.loader import ComponentLoader
+from wasmind.transport.natsserver import NatsServer
 
 ACTOR_DIRS = {
     "echo": REPO / "actors" / "examples" / "echo",
@@ -82,12 +84,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-# --- NATS: a real nats-server for transport tests (wasmind.transport.natsserver) --------------------
-# (appended block: imports here rather than at the top so the block stays self-contained)
-
-import anyio
-
-from wasmind.transport.natsserver import NatsServer
+# --- NATS: a real nats-server for the transport and swarm tests --------------------------------------
 
 
 @pytest.fixture(scope="session")
