@@ -70,6 +70,9 @@ class Manifest(BaseModel):
     dependencies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     component: str | None = None
     python_module: str | None = None
+    python_requirements: list[str] = Field(default_factory=list)
+    """Pure-Python packages bundled into a Python actor (pin exact versions: they are part of its build key
+    only through this text)."""
     capabilities: Capabilities | None = None
     interest: Interest | None = None
 

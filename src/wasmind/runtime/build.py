@@ -158,6 +158,33 @@ def _componentize_py() -> str:
     return found
 
 
+def _componentize_command(out: Path) -> list[str]:
+    return [_componentize_py(), "-d", str(wit_dir()), "-w", WORLD, "componentize", APP_MODULE, "-o", str(out)]
+
+
+def _install_requirements(name: str, requirements: list[str], target: Path) -> str:
+    """Install pure-Python requirements (pinned in the manifest) where componentize-py bundles them."""
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--target",
+        str(target),
+        *requirements,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=PYTHON_BUILD_TIMEOUT, check=False)
+    if done.returncode != 0:
+        raise BuildError(
+            f"Build failed for actor '{name}': pip could not install {requirements}: "
+            f"{(done.stderr or done.stdout).strip()}"
+        )
+    return str(target)
+
+
 def _build_python(
     name: str,
     manifest: Manifest,
@@ -177,19 +204,11 @@ def _build_python(
         stage.mkdir()
         _stage_python(actor_dir, module, stage)
         env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-        command = [
-            _componentize_py(),
-            "-d",
-            str(wit_dir()),
-            "-w",
-            WORLD,
-            "componentize",
-            APP_MODULE,
-            "-p",
-            str(stage),
-            "-o",
-            str(out),
-        ]
+        paths = [str(stage)]
+        if manifest.python_requirements:
+            progress(f"pip install {' '.join(manifest.python_requirements)}")
+            paths.append(_install_requirements(name, manifest.python_requirements, Path(tmp) / "deps"))
+        command = [*_componentize_command(out), *(arg for path in paths for arg in ("-p", path))]
         try:
             done = subprocess.run(
                 command,

@@ -12,6 +12,7 @@ from wasmtime.component import Linker
 
 from wasmind.config.cache import ActorCache, CacheMetadata, dev_mode
 from wasmind.config.git import GitFetcher
+from wasmind.config.interpolate import resolve_env
 from wasmind.config.manifest import Interest, load_manifest
 from wasmind.config.resolve import ManifestReader, Resolution, ResolvedActor, resolve
 from wasmind.config.sources import GitSource, PathSource
@@ -126,7 +127,7 @@ class ComponentLoader:
             logical_name=logical_name,
             actor_id=actor_id,
             component=self.load(compiled, actor_id),
-            config_toml=config_to_toml(config),
+            config_toml=config_to_toml(resolve_env(config, logical_name)),
             grants=grants,
             limits=limits,
             interest=interest,
