@@ -32,6 +32,10 @@ ACTOR_DIRS = {
     "probe": REPO / "tests" / "actors" / "probe",
     "tool_echo": REPO / "tests" / "actors" / "tool_echo",
     "js_echo": REPO / "tests" / "actors" / "js_echo",
+    "assistant": REPO / "actors" / "assistant",
+    "conversation_compaction": REPO / "actors" / "conversation_compaction",
+    "execute_bash": REPO / "actors" / "execute_bash",
+    "file_interaction": REPO / "actors" / "file_interaction",
 }
 PYTHON_ACTORS = ("echo", "probe", "tool_echo")
 
