@@ -14,10 +14,14 @@ from llm import LLMFailure, complete
 from prompt import PromptRenderer, builtin_contributions
 from wasmind_sdk import Actor, messages, on
 
-EMPTY_REPLY = ("SYSTEM ERROR: It is required you respond with some text content or tool call. Review who you are "
-               "and what you are doing. Accomplish your goal!")
-NO_TOOL_CALL = ("SYSTEM ERROR: It is required you respond with some kind of tool call! Review who you are and what "
-                "you are doing and respond with a valid tool call")
+EMPTY_REPLY = (
+    "SYSTEM ERROR: It is required you respond with some text content or tool call. Review who you are "
+    "and what you are doing. Accomplish your goal!"
+)
+NO_TOOL_CALL = (
+    "SYSTEM ERROR: It is required you respond with some kind of tool call! Review who you are and what "
+    "you are doing and respond with a valid tool call"
+)
 MAX_RESUBMITS = 5
 
 
@@ -49,7 +53,7 @@ class Settings:
 def _flag(config, key):
     value = config.get(key, False)
     if not isinstance(value, bool):
-        raise ValueError(f"{key} must be true or false")
+        raise TypeError(f"{key} must be true or false")
     return value
 
 
@@ -70,8 +74,9 @@ class Assistant(Actor):
         self.base_url = self.settings.base_url
         self.round = None  # {"request_id", "calls": [...], "results": {id: content for the LLM}}
         self.resubmits = 0
-        self.renderer = PromptRenderer(self.settings.base_template, self.settings.overrides,
-                                       self.settings.exclude, self.log)
+        self.renderer = PromptRenderer(
+            self.settings.base_template, self.settings.overrides, self.settings.exclude, self.log
+        )
         builtin_contributions(self.renderer, self.working_directory(), self.os_info())
         for name, text in self.settings.defaults.items():
             self.renderer.add(f"config:{name}", {"Text": text}, 500, name)
@@ -110,7 +115,11 @@ class Assistant(Actor):
             return
         body = message.json()
         done = (body.get("status") or {}).get("Done")
-        if done is None or self.round is None or body.get("originating_request_id") != self.round["request_id"]:
+        if (
+            done is None
+            or self.round is None
+            or body.get("originating_request_id") != self.round["request_id"]
+        ):
             return
         if body.get("id") not in {call["id"] for call in self.round["calls"]}:
             return
@@ -158,9 +167,14 @@ class Assistant(Actor):
             return
         if self.queued is not None and st.kind(self.queued) == "CompactingConversation":
             self.queued = None  # ours: a still-queued compaction is over
-        boundary = next((i for i, m in enumerate(self.history)
-                         if m.get("role") == "assistant" and m.get("originating_request_id") == body["compacted_to"]),
-                        None)
+        boundary = next(
+            (
+                i
+                for i, m in enumerate(self.history)
+                if m.get("role") == "assistant" and m.get("originating_request_id") == body["compacted_to"]
+            ),
+            None,
+        )
         if boundary is None:
             self.log.error(f"compacted conversation boundary {body['compacted_to']} not found; history kept")
         else:
@@ -245,14 +259,19 @@ class Assistant(Actor):
         return list(self.tools.values())
 
     def _chat_state(self, system_prompt):
-        return {"system": {"content": system_prompt}, "tools": self._tool_definitions(), "messages": self.history}
+        return {
+            "system": {"content": system_prompt},
+            "tools": self._tool_definitions(),
+            "messages": self.history,
+        }
 
     def _call_llm(self, request_id):
         system_prompt = self.renderer.render()
         self.broadcast(messages.REQUEST, {"chat_state": self._chat_state(system_prompt)})
         try:
-            reply, usage = complete(self.settings, self.base_url, system_prompt, self.history,
-                                    self._tool_definitions())
+            reply, usage = complete(
+                self.settings, self.base_url, system_prompt, self.history, self._tool_definitions()
+            )
         except LLMFailure as failure:
             self.log.error(str(failure))
             self.notify("Error", failure.title, failure.message, "Assistant")
@@ -285,8 +304,12 @@ class Assistant(Actor):
         self.resubmits += 1
         if self.resubmits > MAX_RESUBMITS:
             self.resubmits = 0
-            self.notify("Warning", "Assistant stopped", "The model repeatedly ignored the response requirements",
-                        "Assistant")
+            self.notify(
+                "Warning",
+                "Assistant stopped",
+                "The model repeatedly ignored the response requirements",
+                "Assistant",
+            )
             self._set_status(st.IDLE)
             return
         self.pending_system.append((text, self.scope))
@@ -295,19 +318,28 @@ class Assistant(Actor):
     def _execute(self, call, request_id):
         name = call.get("function", {}).get("name")
         if name in self.tools:
-            self.broadcast(messages.EXECUTE_TOOL_CALL, {"tool_call": call, "originating_request_id": request_id})
+            self.broadcast(
+                messages.EXECUTE_TOOL_CALL, {"tool_call": call, "originating_request_id": request_id}
+            )
             return
         # ours: broadcast the unknown-tool result like any tool would, and take it when it comes back
         text = f"Tool `{name}` not found"
-        self.broadcast(messages.TOOL_CALL_STATUS_UPDATE,
-                       messages.tool_call_done(call["id"], request_id, text, text, ok=False))
+        self.broadcast(
+            messages.TOOL_CALL_STATUS_UPDATE,
+            messages.tool_call_done(call["id"], request_id, text, text, ok=False),
+        )
 
     def _round_complete(self):
         """All results are in: append them in the reply's order with their real names (ours), then go on."""
         for call in self.round["calls"]:
-            self.history.append({"role": "tool", "tool_call_id": call["id"],
-                                 "name": call.get("function", {}).get("name", ""),
-                                 "content": self.round["results"][call["id"]]})
+            self.history.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": call["id"],
+                    "name": call.get("function", {}).get("name", ""),
+                    "content": self.round["results"][call["id"]],
+                }
+            )
         self._broadcast_chat_state()
         if st.kind(self.status) == "WaitingForTools":
             self._submit(force=True)

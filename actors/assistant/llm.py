@@ -30,8 +30,10 @@ def complete(settings, base_url, system_prompt, history, tools):
     """POST the conversation; returns ``(assistant message without role, usage)``. Raises :class:`LLMFailure`."""
     if not base_url:
         raise LLMFailure("LLM Request Failed", COMMUNICATION, "no LLM endpoint is known")
-    body = {"model": settings.model_name, "messages": [{"role": "system", "content": system_prompt},
-                                                         *without_request_ids(history)]}
+    body = {
+        "model": settings.model_name,
+        "messages": [{"role": "system", "content": system_prompt}, *without_request_ids(history)],
+    }
     if tools:  # ours: omitted when empty, some servers reject []
         body["tools"] = tools
     headers = [("Content-Type", "application/json")]
@@ -39,14 +41,20 @@ def complete(settings, base_url, system_prompt, history, tools):
         headers.append(("Authorization", f"Bearer {settings.api_key}"))
     try:
         response = http.request(
-            "POST", f"{base_url.rstrip('/')}/v1/chat/completions", headers=headers,
-            body=json.dumps(body, separators=(",", ":")).encode(), timeout=settings.timeout,
-            retry=(settings.retry_attempts, settings.retry_base_delay_ms), retry_on=RETRY_STATUSES,
+            "POST",
+            f"{base_url.rstrip('/')}/v1/chat/completions",
+            headers=headers,
+            body=json.dumps(body, separators=(",", ":")).encode(),
+            timeout=settings.timeout,
+            retry=(settings.retry_attempts, settings.retry_base_delay_ms),
+            retry_on=RETRY_STATUSES,
         )
     except HttpError as error:
         raise LLMFailure("LLM Request Failed", COMMUNICATION, f"{error.kind}: {error.detail}") from None
     if not 200 <= response.status < 300:
-        raise LLMFailure("LLM Request Failed", COMMUNICATION, f"HTTP {response.status}: {response.text()[:500]}")
+        raise LLMFailure(
+            "LLM Request Failed", COMMUNICATION, f"HTTP {response.status}: {response.text()[:500]}"
+        )
     try:
         decoded = json.loads(response.body)
         choices = decoded["choices"]

@@ -4,8 +4,8 @@ import re
 import time
 
 import jinja2
-import jinja2.debug  # noqa: F401 - imported lazily by jinja2 on errors; componentize-py bundles only what is imported at build time
-import jinja2.ext  # noqa: F401
+import jinja2.debug  # imported lazily by jinja2 on errors; componentize-py bundles only what is imported at build time
+import jinja2.ext
 
 BUILTIN_SECTIONS = (
     ("identity", "Identity"),
@@ -30,7 +30,9 @@ DEFAULT_BASE_TEMPLATE = (
 _env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, undefined=jinja2.Undefined)
 # Compiled at import, i.e. at build time: exercises (and so bundles) every module the compiler needs.
 _DEFAULT = _env.from_string(DEFAULT_BASE_TEMPLATE)
-_env.from_string("{{ data | tojson }}{% if data %}{{ data.x | default('') | upper | trim }}{% endif %}").render(data={})
+_env.from_string(
+    "{{ data | tojson }}{% if data %}{{ data.x | default('') | upper | trim }}{% endif %}"
+).render(data={})
 
 
 def section_of(name):
@@ -73,8 +75,10 @@ class PromptRenderer:
         """A ``SystemPromptContribution`` payload; keys must look like ``<actor_type>:<name>``."""
         key = body.get("key", "")
         if not isinstance(key, str) or not KEY_FORMAT.match(key):
-            self._error(f"rejected system prompt contribution with key {key!r}: keys must look like "
-                        "'<actor_type>:<name>' (one colon, lower-case actor type, e.g. 'planner:current_plan')")
+            self._error(
+                f"rejected system prompt contribution with key {key!r}: keys must look like "
+                "'<actor_type>:<name>' (one colon, lower-case actor type, e.g. 'planner:current_plan')"
+            )
             return
         self.add(key, body.get("content"), int(body.get("priority", 0)), body.get("section"))
 
@@ -90,7 +94,7 @@ class PromptRenderer:
         if self.base_template:
             try:
                 return _env.from_string(self.base_template).render(sections=sections)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - a user's template may raise anything; fall back
                 self._error(f"system_prompt.base_template failed ({error}); using the default template")
         return _DEFAULT.render(sections=sections)
 
@@ -102,8 +106,10 @@ class PromptRenderer:
             data = content["Data"]
             template = self.overrides.get(contribution.key) or data.get("default_template", "")
             return _env.from_string(template).render(data=data.get("data")).strip()
-        except Exception as error:
-            self._error(f"system prompt contribution {contribution.key!r} failed to render ({error}); skipped")
+        except Exception as error:  # noqa: BLE001 - a user's template may raise anything; skip it
+            self._error(
+                f"system prompt contribution {contribution.key!r} failed to render ({error}); skipped"
+            )
             return ""
 
     def _error(self, text):

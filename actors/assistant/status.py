@@ -10,8 +10,14 @@ def wait(reason):
 
 
 def waiting_for_system_input(required_scope=None, interruptible_by_user=True):
-    return wait({"WaitingForSystemInput": {"required_scope": required_scope,
-                                           "interruptible_by_user": interruptible_by_user}})
+    return wait(
+        {
+            "WaitingForSystemInput": {
+                "required_scope": required_scope,
+                "interruptible_by_user": interruptible_by_user,
+            }
+        }
+    )
 
 
 IDLE = waiting_for_system_input()

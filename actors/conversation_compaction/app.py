@@ -18,8 +18,10 @@ Answer in exactly this Markdown shape:
 - <tool name>
 **Next Step / Open Question:** <the next step>"""
 
-RESUME = ("Below is the current state from the last task you were executing before your history was compacted:"
-          "\n\n<current_state_summary>{summary}</current_state_summary>\n\nContinue where you left off")
+RESUME = (
+    "Below is the current state from the last task you were executing before your history was compacted:"
+    "\n\n<current_state_summary>{summary}</current_state_summary>\n\nContinue where you left off"
+)
 RETRY_STATUSES = [429, 500, 502, 503, 504]
 
 
@@ -43,8 +45,10 @@ class Compaction(Actor):
             self.threshold = int(self.config["token_threshold"])
             self.model_name = str(self.config["model_name"])
         except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"Failed to parse conversation_compaction config (token_threshold and model_name "
-                             f"are required): {error!r}") from None
+            raise ValueError(
+                f"Failed to parse conversation_compaction config (token_threshold and model_name "
+                f"are required): {error!r}"
+            ) from None
         self.base_url = self.config.get("base_url")
         self.api_key = self.config.get("api_key")
         self.timeout = int(self.config.get("timeout", 60))
@@ -69,7 +73,7 @@ class Compaction(Actor):
 
     def compact(self):
         if not self.base_url or not self.chat_state:
-            self.log.warn("compaction skipped: no LLM endpoint or no chat state yet")
+            self.log.warning("compaction skipped: no LLM endpoint or no chat state yet")
             return
         history = self.chat_state.get("messages", [])
         boundary = max((i for i, m in enumerate(history) if m.get("role") == "assistant"), default=None)
@@ -80,24 +84,37 @@ class Compaction(Actor):
         self.broadcast(messages.QUEUE_STATUS_CHANGE, messages.queue_status_change(self.scope, wait))
         try:
             summary = self.summarise(history[:boundary])
-        except Exception as error:  # ours: release the assistant with an identity compaction
+        except RuntimeError as error:  # ours: release the assistant with an identity compaction
             self.notify("Warning", "Conversation compaction failed", str(error), "conversation_compaction")
             replacement = history[:boundary]
         else:
             replacement = [{"role": "user", "content": RESUME.format(summary=summary)}]
-        self.broadcast(messages.COMPACTED_CONVERSATION,
-                       {"agent": self.scope, "messages": replacement, "compacted_to": compacted_to})
+        self.broadcast(
+            messages.COMPACTED_CONVERSATION,
+            {"agent": self.scope, "messages": replacement, "compacted_to": compacted_to},
+        )
 
     def summarise(self, history):
-        body = {"model": self.model_name, "messages": [{"role": "system", "content": DISTILLER},
-                                                         {"role": "user", "content": transcript(history)}]}
+        body = {
+            "model": self.model_name,
+            "messages": [
+                {"role": "system", "content": DISTILLER},
+                {"role": "user", "content": transcript(history)},
+            ],
+        }
         headers = [("Content-Type", "application/json")]
         if self.api_key:
             headers.append(("Authorization", f"Bearer {self.api_key}"))
         try:
-            response = http.request("POST", f"{self.base_url.rstrip('/')}/v1/chat/completions", headers=headers,
-                                    body=json.dumps(body).encode(), timeout=self.timeout, retry=self.retry,
-                                    retry_on=RETRY_STATUSES)
+            response = http.request(
+                "POST",
+                f"{self.base_url.rstrip('/')}/v1/chat/completions",
+                headers=headers,
+                body=json.dumps(body).encode(),
+                timeout=self.timeout,
+                retry=self.retry,
+                retry_on=RETRY_STATUSES,
+            )
         except HttpError as error:
             raise RuntimeError(f"the LLM request failed ({error.kind}: {error.detail})") from None
         if response.status != 200:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-
 from harness import Recorder, running_host
 
 from wasmind.config.spawning import SpawnRules
@@ -39,8 +38,11 @@ class Chat:
     async def say(self, text: str, role: str = "user", scope: str = SCOPE, agent: str = SCOPE) -> None:
         """Send a message; later ``status`` waits only look at statuses sent after it."""
         self.mark = len(self.rec.of_type(STATUS))
-        await self.rec.publish("wasmind.common.assistant.AddMessage",
-                               {"agent": agent, "message": {"role": role, "content": text}}, scope=scope)
+        await self.rec.publish(
+            "wasmind.common.assistant.AddMessage",
+            {"agent": agent, "message": {"role": role, "content": text}},
+            scope=scope,
+        )
 
     async def requests(self, n: int) -> list[dict[str, Any]]:
         """The first ``n`` chat requests the LLM server got, waiting without blocking the event loop."""
@@ -50,15 +52,16 @@ class Chat:
         """Wait for a StatusUpdate satisfying ``predicate``, sent since the last ``say``."""
         with anyio.fail_after(seconds):
             while True:
-                for envelope in self.rec.of_type(STATUS)[self.mark:]:
+                for envelope in self.rec.of_type(STATUS)[self.mark :]:
                     if predicate(status := json.loads(envelope.payload)["status"]):
                         return status
                 await self.rec.wait_for(STATUS, count=len(self.rec.of_type(STATUS)) + 1, seconds=seconds)
 
 
 def idle(status: Any) -> bool:
-    return status == {"Wait": {"reason": {"WaitingForSystemInput": {"required_scope": None,
-                                                                     "interruptible_by_user": True}}}}
+    return status == {
+        "Wait": {"reason": {"WaitingForSystemInput": {"required_scope": None, "interruptible_by_user": True}}}
+    }
 
 
 def reason(status: Any) -> str | None:
@@ -69,9 +72,16 @@ def reason(status: Any) -> str | None:
 
 
 @asynccontextmanager
-async def chat(kit: Any, replies: Sequence[ScriptedReply], *, config: dict[str, Any] | None = None,
-               extra: dict[str, Any] | None = None, actors: Sequence[str] = ("assistant",),
-               base_url: bool = True, fallback: ScriptedReply | None = None) -> AsyncIterator[Chat]:
+async def chat(
+    kit: Any,
+    replies: Sequence[ScriptedReply],
+    *,
+    config: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    actors: Sequence[str] = ("assistant",),
+    base_url: bool = True,
+    fallback: ScriptedReply | None = None,
+) -> AsyncIterator[Chat]:
     """Agent ``000000`` with an assistant (model ``scripted``) and ``extra`` actors (ActorSpecs by name)."""
     settings = {"model_name": "scripted", "retry": FAST_RETRY, **(config or {})}
     specs = {"assistant": kit.spec("assistant", config=settings), **(extra or {})}
@@ -81,7 +91,14 @@ async def chat(kit: Any, replies: Sequence[ScriptedReply], *, config: dict[str, 
         async with running_host(broker, specs, {n: SpawnRules() for n in specs}) as host:
             if base_url:
                 update = json.dumps({"base_url": llm.url, "models_available": ["scripted"]}).encode()
-                await host.publish_replayable(Envelope(root_id(), "wasmind.common.litellm.BaseUrlUpdate",
-                                                       COORDINATOR_SENDER, ROOT_SCOPE, update))
+                await host.publish_replayable(
+                    Envelope(
+                        root_id(),
+                        "wasmind.common.litellm.BaseUrlUpdate",
+                        COORDINATOR_SENDER,
+                        ROOT_SCOPE,
+                        update,
+                    )
+                )
             await host.start_agent(SCOPE, None, "Root Agent", list(actors))
             yield Chat(rec, llm, host)

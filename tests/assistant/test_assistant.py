@@ -48,12 +48,17 @@ async def test_a_user_message_gets_an_answer_and_the_assistant_goes_idle(kit) ->
 async def test_the_tool_loop_runs_tools_and_answers_with_their_results_in_call_order(kit) -> None:
     """(ours) results are appended in the order of tool_calls, each with its own name, all at once."""
     replies = [
-        ScriptedReply(tool_calls=[call("echo_tool", {"text": "first"}, "call_a"),
-                                  call("echo_tool", {"text": "second"}, "call_b")]),
+        ScriptedReply(
+            tool_calls=[
+                call("echo_tool", {"text": "first"}, "call_a"),
+                call("echo_tool", {"text": "second"}, "call_b"),
+            ]
+        ),
         ScriptedReply(content="Both tools answered."),
     ]
-    async with chat(kit, replies, extra={"tool": kit.spec("tool_echo", "tool")},
-                    actors=["assistant", "tool"]) as c:
+    async with chat(
+        kit, replies, extra={"tool": kit.spec("tool_echo", "tool")}, actors=["assistant", "tool"]
+    ) as c:
         await c.status(idle)
         await c.say("use the tool twice")
         await c.rec.wait_for("wasmind.common.assistant.Response", count=2)
@@ -82,8 +87,13 @@ async def test_an_unknown_tool_gets_a_visible_error_result(kit) -> None:
 
 async def test_an_empty_tool_call_list_counts_as_no_tool_calls(kit) -> None:
     """(ours) the original entered WaitingForTools with nothing to wait for and hung forever."""
-    raw = {"id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
-           "choices": [{"index": 0, "message": {"role": "assistant", "content": "done", "tool_calls": []}}]}
+    raw = {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "scripted",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "done", "tool_calls": []}}],
+    }
     async with chat(kit, [ScriptedReply(raw=raw)]) as c:
         await c.status(idle)
         await c.say("hi")
@@ -102,23 +112,38 @@ async def test_empty_replies_are_retried_at_most_five_times_then_the_user_is_tol
         assert note["message"] == "The model repeatedly ignored the response requirements"
         assert len(c.llm.requests) == 6
         assert c.llm.requests[1]["messages"][-1]["content"].startswith(
-            "SYSTEM ERROR: It is required you respond with some text content or tool call.")
+            "SYSTEM ERROR: It is required you respond with some text content or tool call."
+        )
         assert idle(await c.status(idle))
 
 
 async def test_require_tool_call_resubmits_a_reply_without_tools(kit) -> None:
-    replies = [ScriptedReply(content="just talk"), ScriptedReply(tool_calls=[call("echo_tool", {"text": "t"}, "c1")])]
-    async with chat(kit, replies, config={"require_tool_call": True}, fallback=ScriptedReply(content="x"),
-                    extra={"tool": kit.spec("tool_echo", "tool")}, actors=["assistant", "tool"]) as c:
+    replies = [
+        ScriptedReply(content="just talk"),
+        ScriptedReply(tool_calls=[call("echo_tool", {"text": "t"}, "c1")]),
+    ]
+    async with chat(
+        kit,
+        replies,
+        config={"require_tool_call": True},
+        fallback=ScriptedReply(content="x"),
+        extra={"tool": kit.spec("tool_echo", "tool")},
+        actors=["assistant", "tool"],
+    ) as c:
         await c.status(idle)
         await c.say("do it")
         await c.rec.wait_for("wasmind.common.tools.ExecuteToolCall")
         assert c.llm.requests[1]["messages"][-1]["content"].startswith(
-            "SYSTEM ERROR: It is required you respond with some kind of tool call!")
+            "SYSTEM ERROR: It is required you respond with some kind of tool call!"
+        )
 
 
 async def test_an_llm_that_fails_twice_then_answers_is_retried(kit) -> None:
-    replies = [ScriptedReply(status=500), ScriptedReply(status=503), ScriptedReply(content="third time lucky")]
+    replies = [
+        ScriptedReply(status=500),
+        ScriptedReply(status=503),
+        ScriptedReply(content="third time lucky"),
+    ]
     async with chat(kit, replies) as c:
         await c.status(idle)
         await c.say("try")
@@ -129,17 +154,26 @@ async def test_an_llm_that_fails_twice_then_answers_is_retried(kit) -> None:
 
 
 async def test_an_unreachable_llm_tells_the_user_and_the_agent_waits_for_input(kit) -> None:
-    async with chat(kit, [], config={"base_url": "http://127.0.0.1:9", "retry": FAST_RETRY},
-                    base_url=False) as c:
+    async with chat(
+        kit, [], config={"base_url": "http://127.0.0.1:9", "retry": FAST_RETRY}, base_url=False
+    ) as c:
         await c.status(idle)
         await c.say("anyone there?")
         found = await c.rec.wait_for("wasmind.common.ui.UserNotification", count=2)
         notes = sorted((json.loads(e.payload) for e in found), key=lambda n: n["source"])
         assert notes == [  # the host's http capability reports exhausted retries too (SPEC runtime §http)
-            {"level": "Error", "title": "LLM Request Failed", "source": "Assistant",
-             "message": "Failed to communicate with language model after retries"},
-            {"level": "Error", "title": "HTTP Request Failed", "source": "HTTP",
-             "message": "Request failed after 3 attempts"},
+            {
+                "level": "Error",
+                "title": "LLM Request Failed",
+                "source": "Assistant",
+                "message": "Failed to communicate with language model after retries",
+            },
+            {
+                "level": "Error",
+                "title": "HTTP Request Failed",
+                "source": "HTTP",
+                "message": "Request failed after 3 attempts",
+            },
         ]
         status = await c.status(lambda s: idle(s) and len(c.statuses()) > 3)
         assert idle(status)
@@ -153,8 +187,9 @@ async def test_without_an_endpoint_the_assistant_waits_for_one(kit) -> None:
         from wasmind.wire.envelope import Envelope
         from wasmind.wire.ids import COORDINATOR_SENDER, root_id
 
-        await c.host.publish(Envelope(root_id(), "wasmind.common.litellm.BaseUrlUpdate", COORDINATOR_SENDER,
-                                      SCOPE, update))
+        await c.host.publish(
+            Envelope(root_id(), "wasmind.common.litellm.BaseUrlUpdate", COORDINATOR_SENDER, SCOPE, update)
+        )
         await c.rec.wait_for("wasmind.common.assistant.Response")
 
 
@@ -163,8 +198,9 @@ async def test_a_configured_base_url_wins_over_the_published_one(kit) -> None:
     from wasmind.llm.scripted import ScriptedLLM
 
     with ScriptedLLM([ScriptedReply(content="from the configured endpoint")]) as configured:
-        async with chat(kit, [ScriptedReply(content="from the published endpoint")],
-                        config={"base_url": configured.url}) as c:
+        async with chat(
+            kit, [ScriptedReply(content="from the published endpoint")], config={"base_url": configured.url}
+        ) as c:
             await c.status(idle)
             await c.say("which one?")
             response = await c.rec.wait_for("wasmind.common.assistant.Response")
@@ -180,8 +216,10 @@ async def test_an_interrupt_queued_while_tools_run_applies_after_they_finish(kit
         await c.say("work")
         waiting = await c.status(lambda s: reason(s) == "WaitingForTools")
         request_id = waiting["Wait"]["reason"]["WaitingForTools"]["originating_request_id"]
-        await c.rec.publish("wasmind.common.assistant.QueueStatusChange",
-                            {"agent": SCOPE, "status": {"Wait": {"reason": "WaitingForUserInput"}}})
+        await c.rec.publish(
+            "wasmind.common.assistant.QueueStatusChange",
+            {"agent": SCOPE, "status": {"Wait": {"reason": "WaitingForUserInput"}}},
+        )
         await anyio.sleep(0.2)
         assert reason(c.statuses()[-1]) == "WaitingForTools", "the interrupt waits for the running tool"
         await c.rec.publish(TOOL, late_result("late result", "c1", request_id))
@@ -198,15 +236,25 @@ async def test_an_interrupt_queued_while_tools_run_applies_after_they_finish(kit
 
 async def announce(c, name: str) -> None:  # type: ignore[no-untyped-def]
     """Offer a tool the test itself answers (with ``late_result``)."""
-    await c.rec.publish("wasmind.common.tools.ToolsAvailable", {"tools": [
-        {"type": "function", "function": {"name": name, "description": "d", "parameters": {}}}]})
+    await c.rec.publish(
+        "wasmind.common.tools.ToolsAvailable",
+        {"tools": [{"type": "function", "function": {"name": name, "description": "d", "parameters": {}}}]},
+    )
     await anyio.sleep(0.2)
 
 
 def late_result(content: str, call_id: str, request_id: str) -> dict:  # type: ignore[type-arg]
-    return {"status": {"Done": {"result": {"Ok": {"content": content,
-            "ui_display_info": {"collapsed": "x", "expanded": None}}}}},
-            "id": call_id, "originating_request_id": request_id}
+    return {
+        "status": {
+            "Done": {
+                "result": {
+                    "Ok": {"content": content, "ui_display_info": {"collapsed": "x", "expanded": None}}
+                }
+            }
+        },
+        "id": call_id,
+        "originating_request_id": request_id,
+    }
 
 
 async def test_a_tools_done_request_ends_the_agent_after_its_status_update(kit) -> None:
@@ -219,8 +267,10 @@ async def test_a_tools_done_request_ends_the_agent_after_its_status_update(kit) 
         waiting = await c.status(lambda s: reason(s) == "WaitingForTools")
         request_id = waiting["Wait"]["reason"]["WaitingForTools"]["originating_request_id"]
         done = {"Done": {"result": {"Ok": {"summary": "all done", "success": True}}}}
-        await c.rec.publish("wasmind.common.assistant.RequestStatusUpdate",
-                            {"agent": SCOPE, "status": done, "originating_request_id": request_id})
+        await c.rec.publish(
+            "wasmind.common.assistant.RequestStatusUpdate",
+            {"agent": SCOPE, "status": done, "originating_request_id": request_id},
+        )
         exit_ = await c.rec.wait_for("wasmind.common.actors.Exit", lambda e: e.from_scope == SCOPE)
         last_status = c.rec.of_type("wasmind.common.assistant.StatusUpdate")[-1]
         assert json.loads(last_status.payload)["status"] == done
@@ -229,19 +279,32 @@ async def test_a_tools_done_request_ends_the_agent_after_its_status_update(kit) 
 
 async def test_a_coordination_wait_keeps_the_round_and_wakes_only_when_results_are_in(kit) -> None:
     """(ours) the original lost sibling results and submitted while results were outstanding."""
-    replies = [ScriptedReply(tool_calls=[call("no_such_tool", {}, "c1"), call("late_tool", {}, "c2")]),
-               ScriptedReply(content="coordinated")]
+    replies = [
+        ScriptedReply(tool_calls=[call("no_such_tool", {}, "c1"), call("late_tool", {}, "c2")]),
+        ScriptedReply(content="coordinated"),
+    ]
     async with chat(kit, replies) as c:
         await c.status(idle)
         await announce(c, "late_tool")
         await c.say("coordinate")
         waiting = await c.status(lambda s: reason(s) == "WaitingForTools")
         request_id = waiting["Wait"]["reason"]["WaitingForTools"]["originating_request_id"]
-        coordination = {"Wait": {"reason": {"WaitingForAgentCoordination": {
-            "originating_request_id": request_id, "coordinating_tool_name": "late_tool",
-            "target_agent_scope": "kid001", "user_can_interrupt": False}}}}
-        await c.rec.publish("wasmind.common.assistant.RequestStatusUpdate",
-                            {"agent": SCOPE, "status": coordination, "originating_request_id": request_id})
+        coordination = {
+            "Wait": {
+                "reason": {
+                    "WaitingForAgentCoordination": {
+                        "originating_request_id": request_id,
+                        "coordinating_tool_name": "late_tool",
+                        "target_agent_scope": "kid001",
+                        "user_can_interrupt": False,
+                    }
+                }
+            }
+        }
+        await c.rec.publish(
+            "wasmind.common.assistant.RequestStatusUpdate",
+            {"agent": SCOPE, "status": coordination, "originating_request_id": request_id},
+        )
         await c.status(lambda s: reason(s) == "WaitingForAgentCoordination")
         await c.say("report from the child", role="system", scope="kid001")  # arrives before the result
         await anyio.sleep(0.3)
@@ -250,8 +313,12 @@ async def test_a_coordination_wait_keeps_the_round_and_wakes_only_when_results_a
         await c.rec.wait_for("wasmind.common.assistant.Response", count=2)
         tail = c.llm.requests[1]["messages"][-3:]
         assert tail == [
-            {"role": "tool", "tool_call_id": "c1", "name": "no_such_tool",
-             "content": "Error: Tool `no_such_tool` not found"},
+            {
+                "role": "tool",
+                "tool_call_id": "c1",
+                "name": "no_such_tool",
+                "content": "Error: Tool `no_such_tool` not found",
+            },
             {"role": "tool", "tool_call_id": "c2", "name": "late_tool", "content": "late result"},
             {"role": "system", "content": "report from the child"},
         ]
@@ -262,8 +329,17 @@ async def test_a_reannounced_tool_replaces_the_earlier_definition(kit) -> None:
     async with chat(kit, [ScriptedReply(content="ok")]) as c:
         await c.status(idle)
         for description in ("old", "new"):
-            await c.rec.publish("wasmind.common.tools.ToolsAvailable", {"tools": [
-                {"type": "function", "function": {"name": "t", "description": description, "parameters": {}}}]})
+            await c.rec.publish(
+                "wasmind.common.tools.ToolsAvailable",
+                {
+                    "tools": [
+                        {
+                            "type": "function",
+                            "function": {"name": "t", "description": description, "parameters": {}},
+                        }
+                    ]
+                },
+            )
         await anyio.sleep(0.2)
         await c.say("list tools")
         request = (await c.requests(1))[0]
@@ -272,25 +348,40 @@ async def test_a_reannounced_tool_replaces_the_earlier_definition(kit) -> None:
 
 async def test_the_system_prompt_orders_sections_priorities_and_keys_and_renders_data(kit) -> None:
     """(ours) ties are broken by key; exclude also drops built-in keys; bad keys are rejected."""
-    config = {"system_prompt": {"defaults": {"identity": "I am the tester."}, "exclude": ["system:datetime"],
-                                "overrides": {"planner:plan": "PLAN={{ data.steps | join(',') }}"}}}
+    config = {
+        "system_prompt": {
+            "defaults": {"identity": "I am the tester."},
+            "exclude": ["system:datetime"],
+            "overrides": {"planner:plan": "PLAN={{ data.steps | join(',') }}"},
+        }
+    }
     async with chat(kit, [ScriptedReply(content="ok")], config=config) as c:
         await c.status(idle)
         contributions = [
-            ("zeta:b", {"Text": "tool B"}, 5, "tools"), ("alpha:a", {"Text": "tool A"}, 5, "tools"),
+            ("zeta:b", {"Text": "tool B"}, 5, "tools"),
+            ("alpha:a", {"Text": "tool A"}, 5, "tools"),
             ("high:x", {"Text": "first in tools"}, 9, "TOOLS"),
-            ("planner:plan", {"Data": {"data": {"steps": [1, 2]}, "default_template": "ignored"}}, 1, "Current Plan"),
-            ("bad.key", {"Text": "rejected"}, 1, "tools"), ("nosection:x", {"Text": "in default"}, 1, None),
+            (
+                "planner:plan",
+                {"Data": {"data": {"steps": [1, 2]}, "default_template": "ignored"}},
+                1,
+                "Current Plan",
+            ),
+            ("bad.key", {"Text": "rejected"}, 1, "tools"),
+            ("nosection:x", {"Text": "in default"}, 1, None),
         ]
         for key, content, priority, section in contributions:
-            await c.rec.publish("wasmind.common.assistant.SystemPromptContribution",
-                                {"agent": SCOPE, "key": key, "content": content, "priority": priority,
-                                 "section": section})
+            await c.rec.publish(
+                "wasmind.common.assistant.SystemPromptContribution",
+                {"agent": SCOPE, "key": key, "content": content, "priority": priority, "section": section},
+            )
         await anyio.sleep(0.2)
         await c.say("show me")
         prompt = (await c.requests(1))[0]["messages"][0]["content"]
-        assert prompt.startswith("<identity>\nI am the tester.</identity>\n\n<tools>\nfirst in tools\n\ntool A\n\n"
-                                 "tool B</tools>\n\n<system_context>\nCurrent working directory: /")
+        assert prompt.startswith(
+            "<identity>\nI am the tester.</identity>\n\n<tools>\nfirst in tools\n\ntool A\n\n"
+            "tool B</tools>\n\n<system_context>\nCurrent working directory: /"
+        )
         assert "Current date and time" not in prompt
         assert "<current_plan>\nPLAN=1,2</current_plan>\n\n<default>\nin default</default>\n\n" in prompt
         assert "rejected" not in prompt
@@ -317,11 +408,14 @@ async def test_a_compacted_conversation_replaces_the_history_before_the_boundary
         await c.say("second")
         await c.rec.wait_for("wasmind.common.assistant.Response", count=2)
         boundary = c.payloads("wasmind.common.assistant.Response")[1]["message"]["originating_request_id"]
-        await c.rec.publish("wasmind.common.assistant.QueueStatusChange",
-                            {"agent": SCOPE, "status": {"Wait": {"reason": "CompactingConversation"}}})
-        await c.rec.publish("wasmind.common.assistant.CompactedConversation",
-                            {"agent": SCOPE, "messages": [{"role": "user", "content": "SUMMARY"}],
-                             "compacted_to": boundary})
+        await c.rec.publish(
+            "wasmind.common.assistant.QueueStatusChange",
+            {"agent": SCOPE, "status": {"Wait": {"reason": "CompactingConversation"}}},
+        )
+        await c.rec.publish(
+            "wasmind.common.assistant.CompactedConversation",
+            {"agent": SCOPE, "messages": [{"role": "user", "content": "SUMMARY"}], "compacted_to": boundary},
+        )
         await anyio.sleep(0.3)
         await c.say("third")
         await c.rec.wait_for("wasmind.common.assistant.Response", count=3)
@@ -336,6 +430,8 @@ async def test_an_invalid_config_fails_the_spawn(kit) -> None:
     from wasmind.runtime.context import SpawnError
     from wasmind.transport.memory import InProcessBroker
 
-    async with running_host(InProcessBroker(), {"a": kit.spec("assistant", "a", config={"allow_empty_responses": 1})}) as h:
+    async with running_host(
+        InProcessBroker(), {"a": kit.spec("assistant", "a", config={"allow_empty_responses": 1})}
+    ) as h:
         with pytest.raises(SpawnError, match="Failed to parse assistant config"):
             await h.start_agent(SCOPE, None, "Root Agent", ["a"])

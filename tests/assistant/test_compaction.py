@@ -40,7 +40,9 @@ async def test_a_response_over_the_threshold_replaces_the_history_with_a_summary
     async with chat(kit, replies, extra=with_compaction(kit), actors=["assistant", "compaction"]) as c:
         boundary = await two_turns(c)
         compacted = json.loads((await c.rec.wait_for(COMPACTED))[0].payload)
-        assert c.payloads(QUEUED) == [{"agent": SCOPE, "status": {"Wait": {"reason": "CompactingConversation"}}}]
+        assert c.payloads(QUEUED) == [
+            {"agent": SCOPE, "status": {"Wait": {"reason": "CompactingConversation"}}}
+        ]
         assert compacted["compacted_to"] == boundary
         [resume] = compacted["messages"]
         assert resume["role"] == "user"
@@ -56,7 +58,10 @@ async def test_a_response_over_the_threshold_replaces_the_history_with_a_summary
         await c.rec.wait_for("wasmind.common.assistant.Response", count=3)
         history = c.llm.requests[3]["messages"][1:]
         assert [(m["role"], m["content"][:20]) for m in history] == [
-            ("user", RESUME_PREFIX[:20]), ("assistant", "two"), ("user", "third")]
+            ("user", RESUME_PREFIX[:20]),
+            ("assistant", "two"),
+            ("user", "third"),
+        ]
 
 
 async def test_a_failed_summary_warns_and_releases_the_assistant_unchanged(kit) -> None:
@@ -70,23 +75,42 @@ async def test_a_failed_summary_warns_and_releases_the_assistant_unchanged(kit) 
     async with chat(kit, replies, extra=with_compaction(kit), actors=["assistant", "compaction"]) as c:
         boundary = await two_turns(c)
         compacted = json.loads((await c.rec.wait_for(COMPACTED))[0].payload)
-        assert compacted == {"agent": SCOPE, "compacted_to": boundary, "messages": [
-            {"role": "user", "content": "first"},
-            {"role": "assistant", "content": "one", "originating_request_id": compacted["messages"][1][
-                "originating_request_id"]},
-            {"role": "user", "content": "second"}]}
+        assert compacted == {
+            "agent": SCOPE,
+            "compacted_to": boundary,
+            "messages": [
+                {"role": "user", "content": "first"},
+                {
+                    "role": "assistant",
+                    "content": "one",
+                    "originating_request_id": compacted["messages"][1]["originating_request_id"],
+                },
+                {"role": "user", "content": "second"},
+            ],
+        }
         notes = [json.loads(e.payload) for e in c.rec.of_type("wasmind.common.ui.UserNotification")]
-        assert {"level": "Warning", "title": "Conversation compaction failed", "source": "conversation_compaction",
-                "message": "the LLM answered HTTP 503"} in notes
+        assert {
+            "level": "Warning",
+            "title": "Conversation compaction failed",
+            "source": "conversation_compaction",
+            "message": "the LLM answered HTTP 503",
+        } in notes
         await c.say("third")
         await c.rec.wait_for("wasmind.common.assistant.Response", count=3)
-        assert [m["content"] for m in c.llm.requests[-1]["messages"][1:]] == ["first", "one", "second", "two",
-                                                                              "third"]
+        assert [m["content"] for m in c.llm.requests[-1]["messages"][1:]] == [
+            "first",
+            "one",
+            "second",
+            "two",
+            "third",
+        ]
 
 
 async def test_responses_under_the_threshold_leave_the_history_alone(kit) -> None:
-    replies = [ScriptedReply(content="one", usage={"total_tokens": 10}),
-               ScriptedReply(content="two", usage={"total_tokens": 999})]
+    replies = [
+        ScriptedReply(content="one", usage={"total_tokens": 10}),
+        ScriptedReply(content="two", usage={"total_tokens": 999}),
+    ]
     async with chat(kit, replies, extra=with_compaction(kit), actors=["assistant", "compaction"]) as c:
         await two_turns(c)
         await anyio.sleep(0.3)
