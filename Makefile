@@ -47,6 +47,19 @@ schemas: venv  ## regenerate schemas/ from the message models
 build-actors: venv  ## build and precompile the shipped and test actors
 	$(BIN)/wasmind build actors/examples/* tests/actors/*
 
+LITELLM_VENV := .venv-litellm
+.PHONY: litellm-env test-litellm
+
+litellm-env: $(LITELLM_VENV)/bin/litellm  ## a separate venv with the LiteLLM proxy (1.106.0; not 1.107.0, reported compromised)
+
+$(LITELLM_VENV)/bin/litellm:
+	test -x $(LITELLM_VENV)/bin/python || $(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/pip install --quiet --disable-pip-version-check 'litellm[proxy]==1.106.0'
+	touch $@
+
+test-litellm: venv litellm-env  ## the slow tier against a real LiteLLM proxy (mock models, no network)
+	WASMIND_LITELLM=$(CURDIR)/$(LITELLM_VENV)/bin/litellm $(BIN)/pytest -m slow tests/llm/test_litellm_real.py
+
 bench: venv  ## run the benchmark suites (JSON lines)
 	$(BIN)/wasmind bench runtime --json
 

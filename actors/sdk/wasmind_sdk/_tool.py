@@ -99,6 +99,18 @@ class Tool(Actor):
             return
         super().handle(message)
 
+    def invalid_arguments(self, call: ToolCall, problem: str) -> None:
+        """Answer a call whose arguments are not a JSON object (``execute`` is not called).
+
+        Default: ``Err`` ``Invalid JSON arguments for tool '<name>': <problem>``. Override to answer
+        with the tool's own wording (e.g. ``Failed to parse command parameters: <problem>``).
+        """
+        self.err(
+            call,
+            f"Invalid JSON arguments for tool '{call.name}': {problem}",
+            f"{call.name}: invalid arguments",
+        )
+
     # --- replies -----------------------------------------------------------------------------------
 
     def ok(
@@ -172,9 +184,7 @@ class Tool(Actor):
             else:
                 problem = f"expected a JSON object, got {type(arguments).__name__}"
         if problem is not None:
-            self.err(
-                call, f"Invalid JSON arguments for tool '{name}': {problem}", f"{name}: invalid arguments"
-            )
+            self.invalid_arguments(call, problem)
         else:
             self._execute(call)
         return True

@@ -13,6 +13,7 @@ from wasmind.config.manifest import Capabilities
 from wasmind.config.resolve import ManifestReader, Resolution, ResolvedActor, resolve
 from wasmind.config.user import UserConfig, load_user_config
 from wasmind.config.validate import effective_startup, validate_startup
+from wasmind.llm.endpoint import describe_llm
 from wasmind_cli.console import console
 
 RULE = "─" * 75
@@ -38,6 +39,7 @@ def check(config: ConfigOption = None) -> None:
     try:
         user = load_user_config(path)
         resolution = resolve(user, ManifestReader(cache=ActorCache(cache_dir())))
+        llm = describe_llm(user)  # an invalid [litellm] section is a configuration error
     except ConfigError as error:
         out(f"Config: {path} ✗ Invalid", highlight=False, markup=False)
         out(
@@ -49,7 +51,8 @@ def check(config: ConfigOption = None) -> None:
             out(_indent(str(problem)), highlight=False, markup=False)
         raise typer.Exit(1) from None
     problems = validate_startup(user, resolution)
-    out(f"Config: {path} ✓ Valid\n", highlight=False, markup=False)
+    out(f"Config: {path} ✓ Valid", highlight=False, markup=False)
+    out(f"LLM endpoint: {llm}\n", highlight=False, markup=False)
     _startup(user, resolution, problems)
     _actors(user, resolution)
     _warnings([*user.warnings, *resolution.warnings])

@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,6 +31,7 @@ from wasmind.config.errors import ConfigError
 from wasmind.config.sections import NatsSection, SwarmSection
 from wasmind.config.user import UserConfig, load_user_config
 from wasmind.config.validate import validate_startup
+from wasmind.llm.endpoint import EndpointError, LiteLLMSection, LLMEndpoint, open_endpoint
 from wasmind.runtime.artifacts import ArtifactStore
 from wasmind.runtime.build import BuildError
 from wasmind.runtime.engine import EngineSettings, create_engine
@@ -37,12 +39,13 @@ from wasmind.runtime.linker import build_linker
 from wasmind.runtime.loader import ComponentLoader
 from wasmind.telemetry.logging import configure_logging
 from wasmind.transport.nats import NatsOptions, connect
+from wasmind.transport.replay import publish_replayable
 from wasmind.wire import subjects
 from wasmind.wire.chat import UserChatMessage
 from wasmind.wire.control import SpawnReply, SpawnRequest, StopRequest
 from wasmind.wire.envelope import Envelope, envelope_from_wire, envelope_to_headers
 from wasmind.wire.ids import CONTEXT_SENDER, COORDINATOR_SENDER, ROOT_SCOPE, root_id
-from wasmind.wire.messages import AddMessage, Exit, Response, StatusUpdate, encode
+from wasmind.wire.messages import AddMessage, BaseUrlUpdate, Exit, Response, StatusUpdate, encode
 from wasmind_cli.chat import describe
 from wasmind_cli.check_cmd import default_config
 from wasmind_cli.embedded import EmbeddedSwarm, wait_for_spawner
@@ -189,6 +192,7 @@ async def _main(path: Path, prompt: str | None, swarm: str | None, nats_url: str
     try:
         user = load_user_config(path)
         settings, url = _settings(user, swarm, nats_url)
+        llm_section = user.section("litellm", LiteLLMSection)
         await anyio.to_thread.run_sync(_prepare, user)
     except (ConfigError, BuildError) as error:
         print(f"Error: {error}", file=sys.stderr)
@@ -196,7 +200,9 @@ async def _main(path: Path, prompt: str | None, swarm: str | None, nats_url: str
     run_dir = state_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
     embedded = None if url else EmbeddedSwarm(path, settings, str(Path.cwd()), run_dir)
     nc: Client | None = None
+    llm = AsyncExitStack()
     try:
+        endpoint = await _llm_endpoint(llm, llm_section, path, run_dir)
         if embedded is not None:
             await embedded.start()
             url = embedded.url
@@ -213,6 +219,12 @@ async def _main(path: Path, prompt: str | None, swarm: str | None, nats_url: str
         if spawned.error:
             print(f"Error: {spawned.error}", file=sys.stderr)
             return 1
+        if endpoint is not None:  # CLI.md §2.1 step 11: replayable, so agents spawned later get it too
+            update = encode(
+                BaseUrlUpdate(base_url=endpoint.base_url, models_available=endpoint.models_available)
+            )
+            envelope = Envelope(root_id(), BaseUrlUpdate.TYPE, COORDINATOR_SENDER, ROOT_SCOPE, update)
+            await publish_replayable(nc, settings.name, envelope)
         print(
             f"Swarm '{settings.name}' on {url}; root agent actors: {', '.join(spawned.actors)} "
             f"(logs: {run_dir if embedded else 'see the services'})",
@@ -231,7 +243,7 @@ async def _main(path: Path, prompt: str | None, swarm: str | None, nats_url: str
             print(session.outcome.answer, flush=True)
             return 0 if session.outcome.success else 1
         return 0
-    except (TimeoutError, OSError, RuntimeError) as error:
+    except (TimeoutError, OSError, RuntimeError, EndpointError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     finally:
@@ -242,7 +254,25 @@ async def _main(path: Path, prompt: str | None, swarm: str | None, nats_url: str
                 await _stop_root(nc, settings.name)  # a joined swarm keeps running, our root agent does not
             if nc is not None and not nc.is_closed:
                 await nc.close()
+            await llm.aclose()
             current_run_file().unlink(missing_ok=True)
+
+
+async def _llm_endpoint(
+    stack: AsyncExitStack, section: LiteLLMSection | None, path: Path, run_dir: Path
+) -> LLMEndpoint | None:
+    """CLI.md §2.1 step 8: the ``[litellm]`` endpoint, kept open by ``stack`` (docs/llm.md).
+
+    Ours: without a ``[litellm]`` section the run has no endpoint (demos without assistants need
+    none) instead of failing with ``LiteLLM configuration section is required``.
+    """
+    if section is None:
+        return None
+    report = partial(print, file=sys.stderr, flush=True)
+    endpoint = await stack.enter_async_context(open_endpoint(section, path.parent, run_dir, report=report))
+    if endpoint.api_key:  # the local proxy's key: actor configs say api_key = "${env:LITELLM_MASTER_KEY}"
+        os.environ["LITELLM_MASTER_KEY"] = endpoint.api_key
+    return endpoint
 
 
 async def _stop_root(nc: Client, swarm: str) -> None:

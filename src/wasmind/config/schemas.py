@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from wasmind.config.manifest import Manifest
+from wasmind.config.sections import NatsSection, SwarmSection
 from wasmind.config.user import KNOWN_SECTIONS, UserConfigFile
 
 __all__ = ["generate", "main", "write"]
@@ -25,6 +26,13 @@ FILES: dict[str, tuple[type[BaseModel], str, str]] = {
 }
 
 
+def _section_models() -> dict[str, type[BaseModel]]:
+    """The application sections with a model of their own (imported late: the LLM module needs config)."""
+    from wasmind.llm.endpoint import LiteLLMSection
+
+    return {"swarm": SwarmSection, "nats": NatsSection, "litellm": LiteLLMSection}
+
+
 def _schema(model: type[BaseModel], schema_id: str, title: str) -> dict[str, Any]:
     schema = model.model_json_schema(mode="validation")
     schema.update({"$schema": DIALECT, "$id": schema_id, "title": title})
@@ -33,6 +41,10 @@ def _schema(model: type[BaseModel], schema_id: str, title: str) -> dict[str, Any
             "Actors, overrides and application sections. Other top-level tables are kept raw for their "
             f"owners: {', '.join(KNOWN_SECTIONS)}."
         )
+        for name, section in _section_models().items():
+            part = section.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+            schema.setdefault("$defs", {}).update(part.pop("$defs", {}))
+            schema["properties"][name] = part
     return schema
 
 
