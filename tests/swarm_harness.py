@@ -131,8 +131,9 @@ async def running_swarm(
     capacity: int = 100,
     warm_pool: int = 0,
     heartbeat: float = 0.3,
+    config: Path = CONFIG,
 ) -> AsyncIterator[Swarm]:
-    """The spawner of swarm ``name`` with ``hosts`` hosts; shut down (and checked) on exit."""
+    """The spawner of swarm ``name`` (actors from ``config``) with ``hosts`` hosts; shut down on exit."""
     log_dir = work / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     command = [
@@ -140,7 +141,7 @@ async def running_swarm(
         "-m",
         "wasmind_spawner",
         "--config",
-        str(CONFIG),
+        str(config),
         "--swarm",
         name,
         "--nats",

@@ -116,3 +116,42 @@ async def test_a_real_litellm_proxy_serves_mock_models_with_our_key_and_stops(tm
     assert lines[0] == "Starting LiteLLM..." and lines[-1] == f"✓ LiteLLM started at {endpoint.base_url}"
     assert all(gone(pid) for pid in pids), "the proxy is stopped with the block"
     assert "Uvicorn running" in (tmp_path / "logs" / "litellm.log").read_text()
+
+
+def test_an_assistant_answers_through_a_real_litellm_proxy_started_by_wasmind_run(tmp_path: Path) -> None:
+    """The whole path: [litellm] models -> proxy child -> replayed BaseUrlUpdate -> assistant with the key."""
+    import subprocess
+    import sys
+
+    import tomli_w
+
+    repo = Path(__file__).resolve().parents[2]
+    model = mock("mock-gpt", "hello through LiteLLM", f"http://127.0.0.1:{closed_port()}")
+    assistant = {"model_name": "mock-gpt", "api_key": "${env:LITELLM_MASTER_KEY}"}
+    config = tmp_path / "assistant.toml"
+    config.write_text(
+        tomli_w.dumps(
+            {
+                "starting_actors": ["assistant"],
+                "actors": {
+                    "assistant": {"source": {"path": str(repo / "actors" / "assistant")}, "config": assistant}
+                },
+                "litellm": {"port": 0, "models": [model]},
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_MASTER_KEY"}
+    env.update(WASMIND_STATE_DIR=str(tmp_path / "state"), WASMIND_DATA_DIR=str(tmp_path / "data"))
+    wasmind = str(Path(sys.executable).parent / "wasmind")
+    done = subprocess.run(
+        [wasmind, "run", str(config), "-p", "hi"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "hello through LiteLLM"
+    assert "LiteLLM started at http://127.0.0.1:" in done.stderr
+    assert "sk-" not in done.stderr + done.stdout, "the generated key is never printed"

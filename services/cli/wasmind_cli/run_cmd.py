@@ -8,6 +8,7 @@ task succeeded. Ctrl-C (or a root ``Exit``) stops everything; a second Ctrl-C fo
 
 import json
 import os
+import secrets
 import sys
 import threading
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from signal import SIGINT, SIGTERM
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import anyio
 import anyio.lowlevel
@@ -42,7 +43,7 @@ from wasmind.transport.nats import NatsOptions, connect
 from wasmind.transport.replay import publish_replayable
 from wasmind.wire import subjects
 from wasmind.wire.chat import UserChatMessage
-from wasmind.wire.control import SpawnReply, SpawnRequest, StopRequest
+from wasmind.wire.control import AgentList, SpawnReply, SpawnRequest, StopRequest
 from wasmind.wire.envelope import Envelope, envelope_from_wire, envelope_to_headers
 from wasmind.wire.ids import CONTEXT_SENDER, COORDINATOR_SENDER, ROOT_SCOPE, root_id
 from wasmind.wire.messages import AddMessage, BaseUrlUpdate, Exit, Response, StatusUpdate, encode
@@ -68,6 +69,8 @@ class Outcome:
     success: bool = True
     answer: str = ""
     forced: bool = False
+    worked: bool = False
+    """The root agent has processed something since the prompt (headless)."""
 
 
 class Session:
@@ -99,16 +102,38 @@ class Session:
             content = json.loads(envelope.payload).get("message", {}).get("content")
             if content:
                 self.outcome.answer = content
-        elif message_type == StatusUpdate.TYPE:
-            done = json.loads(envelope.payload).get("status", {}).get("Done")
-            if done is not None and self.prompt is not None:  # headless: the task is over
-                result = done.get("result", {})
-                self.outcome.success = bool(result.get("Ok", {}).get("success", False))
-                if not self.outcome.answer:
-                    self.outcome.answer = result.get("Ok", {}).get("summary") or str(result.get("Err", ""))
-                self.outcome.finished.set()
+        elif message_type == StatusUpdate.TYPE and self.prompt is not None:
+            await self._headless_status(json.loads(envelope.payload).get("status", {}))
         elif message_type == Exit.TYPE:
             self.outcome.finished.set()
+
+    async def _headless_status(self, status: dict[str, Any]) -> None:
+        """CLI.md §2.2: a headless run ends when the root agent is Done, or waits for input after working."""
+        if "Processing" in status:
+            self.outcome.worked = True
+        elif (done := status.get("Done")) is not None:
+            result = done.get("result", {})
+            self.outcome.success = bool(result.get("Ok", {}).get("success", False))
+            if not self.outcome.answer:
+                self.outcome.answer = result.get("Ok", {}).get("summary") or str(result.get("Err", ""))
+            self.outcome.finished.set()
+        elif self.outcome.worked and _waits_for_input(status) and not await self._children_running():
+            self.outcome.success = bool(self.outcome.answer)  # no answer: the LLM failed (see the notices)
+            self.outcome.finished.set()
+
+    async def _children_running(self) -> bool:
+        """Whether agents other than the root still run (a manager waiting for its workers is not idle)."""
+        try:
+            reply = await self.nc.request(
+                subjects.control(self.swarm, subjects.SPAWNER, "list"), b"{}", timeout=5
+            )
+        except (TimeoutError, OSError) as error:
+            log.warning("agent list unavailable; assuming sub-agents still run", error=repr(error))
+            return True
+        return any(
+            a.scope != ROOT_SCOPE and a.status in ("starting", "running", "moving")
+            for a in AgentList.model_validate_json(reply.data).agents
+        )
 
     async def _on_swarm_exit(self, msg: Msg) -> None:
         self.outcome.finished.set()
@@ -153,6 +178,15 @@ class Session:
                 await self.say(line.strip(), CONTEXT_SENDER)
 
 
+def _waits_for_input(status: dict[str, Any]) -> bool:
+    """An assistant's idle status: waiting for a user or system message that is not tied to a scope."""
+    reason = status.get("Wait", {}).get("reason")
+    if reason == "WaitingForUserInput":
+        return True
+    system = reason.get("WaitingForSystemInput") if isinstance(reason, dict) else None
+    return system is not None and system.get("required_scope") is None
+
+
 def _settings(user: UserConfig, swarm: str | None, nats_url: str | None) -> tuple[SwarmSection, str | None]:
     settings = user.section("swarm", SwarmSection) or SwarmSection()
     if swarm:
@@ -193,6 +227,7 @@ async def _main(path: Path, prompt: str | None, swarm: str | None, nats_url: str
         user = load_user_config(path)
         settings, url = _settings(user, swarm, nats_url)
         llm_section = user.section("litellm", LiteLLMSection)
+        _share_master_key(llm_section)
         await anyio.to_thread.run_sync(_prepare, user)
     except (ConfigError, BuildError) as error:
         print(f"Error: {error}", file=sys.stderr)
@@ -269,10 +304,19 @@ async def _llm_endpoint(
     if section is None:
         return None
     report = partial(print, file=sys.stderr, flush=True)
-    endpoint = await stack.enter_async_context(open_endpoint(section, path.parent, run_dir, report=report))
-    if endpoint.api_key:  # the local proxy's key: actor configs say api_key = "${env:LITELLM_MASTER_KEY}"
-        os.environ["LITELLM_MASTER_KEY"] = endpoint.api_key
-    return endpoint
+    return await stack.enter_async_context(open_endpoint(section, path.parent, run_dir, report=report))
+
+
+def _share_master_key(section: LiteLLMSection | None) -> None:
+    """Put the local proxy's key in our environment before anything starts (docs/llm.md).
+
+    The embedded spawner and hosts inherit it, so actor configs reach it as
+    ``api_key = "${env:LITELLM_MASTER_KEY}"``; the proxy gets the same key (it keeps a given one).
+    """
+    if section is None or section.mode != "local":
+        return
+    given = section.env_overrides.get("LITELLM_MASTER_KEY") or os.environ.get("LITELLM_MASTER_KEY")
+    os.environ["LITELLM_MASTER_KEY"] = given or "sk-" + secrets.token_urlsafe(32)
 
 
 async def _stop_root(nc: Client, swarm: str) -> None:
