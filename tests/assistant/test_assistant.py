@@ -424,6 +424,65 @@ async def test_a_compacted_conversation_replaces_the_history_before_the_boundary
         assert reason(c.statuses()[-1]) != "CompactingConversation"
 
 
+QUEUE = "wasmind.common.assistant.QueueStatusChange"
+COMPACTED = "wasmind.common.assistant.CompactedConversation"
+COMPACTING = {"Wait": {"reason": "CompactingConversation"}}
+
+
+async def compacting_after_a_tool_round(c) -> str:  # type: ignore[no-untyped-def]
+    """Say "go"; the LLM calls late_tool; compaction is queued while it runs; the result puts the
+    assistant into CompactingConversation without an LLM call. Returns the round's request id."""
+    await c.status(idle)
+    await announce(c, "late_tool")
+    await c.say("go")
+    waiting = await c.status(lambda s: reason(s) == "WaitingForTools")
+    request_id: str = waiting["Wait"]["reason"]["WaitingForTools"]["originating_request_id"]
+    await c.rec.publish(QUEUE, {"agent": SCOPE, "status": COMPACTING})
+    await c.rec.publish(TOOL, late_result("tool output", "c1", request_id))
+    await c.status(lambda s: s == COMPACTING)
+    await anyio.sleep(0.2)
+    assert len(c.llm.requests) == 1, "no LLM call while compacting"
+    return request_id
+
+
+async def test_a_summary_that_arrives_while_compacting_continues_the_work(kit) -> None:
+    """(ours) the original stayed in CompactingConversation when the queued status was consumed early."""
+    replies = [ScriptedReply(tool_calls=[call("late_tool", {}, "c1")]), ScriptedReply(content="carried on")]
+    async with chat(kit, replies) as c:
+        boundary = await compacting_after_a_tool_round(c)
+        summary = [{"role": "user", "content": "SUMMARY"}]
+        await c.rec.publish(COMPACTED, {"agent": SCOPE, "messages": summary, "compacted_to": boundary})
+        await c.rec.wait_for("wasmind.common.assistant.Response", count=2)
+        history = (await c.requests(2))[1]["messages"][1:]
+        assert [(m["role"], m.get("content")) for m in history] == [
+            ("user", "SUMMARY"),
+            ("assistant", None),
+            ("tool", "tool output"),
+        ]
+
+
+async def test_a_summary_with_an_unknown_boundary_keeps_the_history_and_continues(kit) -> None:
+    """(ours) the original dropped the summary silently and left the assistant compacting."""
+    replies = [ScriptedReply(tool_calls=[call("late_tool", {}, "c1")]), ScriptedReply(content="carried on")]
+    async with chat(kit, replies) as c:
+        await compacting_after_a_tool_round(c)
+        summary = [{"role": "user", "content": "SUMMARY"}]
+        await c.rec.publish(COMPACTED, {"agent": SCOPE, "messages": summary, "compacted_to": "req_nosuch"})
+        await c.rec.wait_for("wasmind.common.assistant.Response", count=2)
+        history = (await c.requests(2))[1]["messages"][1:]
+        assert [m.get("content") for m in history] == ["go", None, "tool output"]
+
+
+async def test_a_status_change_while_compacting_applies_at_once(kit) -> None:
+    """(ours) the original only queued it, so a failed compaction never released the assistant."""
+    replies = [ScriptedReply(tool_calls=[call("late_tool", {}, "c1")])]
+    async with chat(kit, replies) as c:
+        await compacting_after_a_tool_round(c)
+        await c.rec.publish(QUEUE, {"agent": SCOPE, "status": {"Wait": {"reason": "WaitingForUserInput"}}})
+        await c.status(lambda s: reason(s) == "WaitingForUserInput")
+        assert len(c.llm.requests) == 1
+
+
 async def test_an_invalid_config_fails_the_spawn(kit) -> None:
     from harness import running_host
 
