@@ -207,14 +207,23 @@ async def test_an_interrupt_while_a_tool_runs_stops_the_loop_until_the_user_spea
         assert [m.get("content") for m in llm.requests[1]["messages"][-2:]][1] == "carry on"
 
 
-async def test_two_server_errors_are_retried_and_the_third_attempt_answers(nats_url: str, tmp_path: Path) -> None:
+async def test_two_server_errors_are_retried_and_the_third_attempt_answers_and_the_key_is_never_logged(
+    nats_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-test-" + uuid.uuid4().hex
+    monkeypatch.setenv("WASMIND_TEST_API_KEY", secret)  # the spawner and its hosts inherit it
     replies = [ScriptedReply(status=500, repeat=2), ScriptedReply(content="third time lucky")]
-    async with llm_swarm(nats_url, tmp_path, replies) as (swarm, llm):
+    assistant = {"api_key": "${env:WASMIND_TEST_API_KEY}"}
+    async with llm_swarm(nats_url, tmp_path, replies, assistant=assistant) as (swarm, llm):
         scope = await start(swarm, ["assistant"])
         await say(swarm, scope, "hello?")
         assert await answer(swarm, scope) == "third time lucky"
         assert len(llm.requests) == 3
         assert payloads(swarm, NOTIFICATION, scope) == []
+    logs = "".join(path.read_text(errors="replace") for path in (tmp_path / "logs").iterdir())
+    assert "LLM request" in logs or "500" in logs, "the failed attempts were logged"
+    assert secret not in logs
+    assert all(secret.encode() not in e.payload for e in swarm.messages)
 
 
 async def test_an_unreachable_llm_notifies_the_user_and_the_agent_waits_for_input(

@@ -24,6 +24,7 @@ from wasmind.runtime.capabilities.http import (
     SendOutcome,
     Timeout,
     host_allowed,
+    safe_url,
 )
 
 # --- scripted server -----------------------------------------------------------------------------
@@ -464,3 +465,8 @@ def test_wildcard_entry_through_send() -> None:
 )
 def test_host_matching(url: str, entry: str, allowed: bool) -> None:
     assert host_allowed(httpx.URL(url), [entry]) is allowed
+
+
+def test_urls_in_logs_carry_no_user_info_query_or_fragment() -> None:
+    url = httpx.URL("https://user:secret@api.example.com:8443/v1/chat?key=sk-123#part")
+    assert safe_url(url) == "https://api.example.com:8443/v1/chat"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 import httpx
+import structlog
 
 __all__ = [
     "BuilderError",
@@ -24,6 +25,8 @@ __all__ = [
     "SendOutcome",
     "Timeout",
 ]
+
+log = structlog.get_logger("wasmind.http")
 
 MAX_REDIRECTS = 10
 """Redirects followed within one attempt (the original's HTTP client follows up to 10)."""
@@ -159,6 +162,17 @@ class HttpClient:
                 return SendOutcome(result.error, k + 1, False)
             elif last:
                 return SendOutcome(result.error, total, only_transport_failures and total > 1)
+            reason = (
+                f"HTTP {result.status}" if isinstance(result, HttpResponse) else _describe_error(result.error)
+            )
+            log.info(
+                "http retry",
+                method=prepared.method,
+                url=safe_url(prepared.url),
+                attempt=k + 1,
+                of=total,
+                reason=reason,
+            )
             self._backoff(spec.base_delay_ms, k)
         raise AssertionError("unreachable: the last attempt always returns")  # pragma: no cover
 
@@ -200,6 +214,21 @@ class HttpClient:
                 return _Failure(denied, retryable=False)
             request = next_request
         return _Failure(NetworkError(f"too many redirects (more than {MAX_REDIRECTS})"))
+
+
+def safe_url(url: httpx.URL) -> str:
+    """``url`` for logs: no user info and no query (either may carry a key)."""
+    return str(url.copy_with(userinfo=b"", query=None, fragment=None))
+
+
+def _describe_error(error: RequestError) -> str:
+    match error:
+        case NetworkError(message) | BuilderError(message):
+            return message
+        case InvalidUrl(url):
+            return f"invalid URL {url}"
+        case _:
+            return "timeout"
 
 
 def attempt_count(spec: HttpRequestSpec) -> int:
