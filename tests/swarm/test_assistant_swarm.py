@@ -31,7 +31,10 @@ def swarm_config(path: Path, llm_url: str, assistant: dict[str, Any] | None = No
     """Every shipped actor, the assistant and the compaction talking to ``llm_url``."""
 
     def actor(directory: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"source": {"path": str(REPO / "actors" / directory)}, **({"config": config} if config else {})}
+        return {
+            "source": {"path": str(REPO / "actors" / directory)},
+            **({"config": config} if config else {}),
+        }
 
     llm = {"model_name": "scripted", "base_url": llm_url, "retry": FAST_RETRY}
     config = {
@@ -60,7 +63,9 @@ async def llm_swarm(
     with ScriptedLLM(replies) as llm:
         config = swarm_config(work / "swarm.toml", llm_url or llm.url, assistant)
         name = f"a{uuid.uuid4().hex[:8]}"
-        async with running_swarm(nats_url, name, work, hosts=hosts, capacity=capacity, config=config) as swarm:
+        async with running_swarm(
+            nats_url, name, work, hosts=hosts, capacity=capacity, config=config
+        ) as swarm:
             yield swarm, llm
 
 
@@ -70,20 +75,26 @@ def payloads(swarm: Swarm, message_type: str, scope: str) -> list[dict[str, Any]
 
 def idle(status: dict[str, Any]) -> bool:
     reason = status.get("Wait", {}).get("reason")
-    return isinstance(reason, dict) and reason.get("WaitingForSystemInput", {}).get("required_scope", 1) is None
+    return (
+        isinstance(reason, dict) and reason.get("WaitingForSystemInput", {}).get("required_scope", 1) is None
+    )
 
 
 async def start(swarm: Swarm, actors: list[str], scope: str = "000000", name: str = "Root Agent") -> str:
     """Spawn an agent and wait until its assistant is idle."""
     reply = await swarm.spawn(actors, name, scope=scope)
     assert reply.error is None, reply.error
-    await swarm.until(lambda: any(idle(p["status"]) for p in payloads(swarm, STATUS, reply.scope)), 60, "idle")
+    await swarm.until(
+        lambda: any(idle(p["status"]) for p in payloads(swarm, STATUS, reply.scope)), 60, "idle"
+    )
     return reply.scope
 
 
 async def say(swarm: Swarm, scope: str, text: str) -> None:
     await swarm.publish(
-        "wasmind.common.assistant.AddMessage", {"agent": scope, "message": {"role": "user", "content": text}}, scope
+        "wasmind.common.assistant.AddMessage",
+        {"agent": scope, "message": {"role": "user", "content": text}},
+        scope,
     )
 
 
@@ -91,9 +102,13 @@ async def answer(swarm: Swarm, scope: str, count: int = 1, seconds: float = 30) 
     """The content of the ``count``-th text response of ``scope``."""
 
     def texts() -> list[str]:
-        return [p["message"]["content"] for p in payloads(swarm, RESPONSE, scope) if p["message"].get("content")]
+        return [
+            p["message"]["content"] for p in payloads(swarm, RESPONSE, scope) if p["message"].get("content")
+        ]
 
-    found: list[str] = await swarm.until(lambda: len(texts()) >= count and texts(), seconds, f"answer {count}")
+    found: list[str] = await swarm.until(
+        lambda: len(texts()) >= count and texts(), seconds, f"answer {count}"
+    )
     return found[count - 1]
 
 
@@ -120,7 +135,9 @@ async def test_a_prompt_runs_a_bash_tool_on_another_process_and_the_answer_uses_
         assert [p["id"] for p in done] == ["call_bash"] and "Ok" in done[0]["status"]["Done"]["result"]
 
 
-async def test_files_are_read_and_edited_with_not_read_first_and_stale_errors(nats_url: str, tmp_path: Path) -> None:
+async def test_files_are_read_and_edited_with_not_read_first_and_stale_errors(
+    nats_url: str, tmp_path: Path
+) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("alpha\nbeta\n")
 
@@ -169,7 +186,9 @@ async def test_compaction_at_the_token_threshold_summarises_the_history_across_p
         for count, text in enumerate(("first", "second"), start=1):
             await say(swarm, scope, text)
             await answer(swarm, scope, count)
-        await swarm.until(lambda: payloads(swarm, "wasmind.common.assistant.CompactedConversation", scope), 30)
+        await swarm.until(
+            lambda: payloads(swarm, "wasmind.common.assistant.CompactedConversation", scope), 30
+        )
         await say(swarm, scope, "third")
         assert await answer(swarm, scope, 3) == "three"
         history = (await requests(llm, 4))[3]["messages"][1:]
@@ -199,7 +218,9 @@ async def test_an_interrupt_while_a_tool_runs_stops_the_loop_until_the_user_spea
             return any(p["status"] == interrupt["status"] for p in payloads(swarm, STATUS, scope))
 
         await swarm.until(interrupted, 30, "the interrupt to apply")
-        assert any("Done" in p["status"] for p in payloads(swarm, TOOL_UPDATE, scope)), "the tool finished first"
+        assert any("Done" in p["status"] for p in payloads(swarm, TOOL_UPDATE, scope)), (
+            "the tool finished first"
+        )
         await anyio.sleep(0.3)
         assert len(llm.requests) == 1, "no LLM call after the interrupt"
         await say(swarm, scope, "carry on")
