@@ -635,3 +635,27 @@ async def test_results_and_sections_too_large_for_the_bus_are_cut_or_skipped_so_
     expanded = ok["ui_display_info"]["expanded"]
     assert expanded.startswith("File: wide.txt\nTotal lines: 20000\n\n1:" + "x" * 60 + "1\n")
     assert expanded.endswith("\n[... cut: too large for one message ...]")
+
+
+async def test_paths_outside_the_granted_directories_get_an_error_and_the_actor_keeps_working(
+    files, tmp_path
+) -> None:
+    """The sandbox: only preopened directories exist for the guest; the call is answered, not crashed."""
+    outside = tmp_path.parent / f"outside-{tmp_path.name}.txt"
+    outside.write_text("secret\n")
+    (tmp_path / "inside.txt").write_text("fine\n")
+    try:
+        async with files() as agent:
+            refused = await read(agent, str(outside))
+            assert "Err" in refused["status"]["Done"]["result"]
+            assert "secret" not in json.dumps(refused)
+            created = await edit(agent, str(tmp_path.parent / "new-outside.txt"), change("", "x"))
+            assert "Err" in created["status"]["Done"]["result"]
+            assert not (tmp_path.parent / "new-outside.txt").exists()
+            assert "Ok" in (await read(agent, "inside.txt"))["status"]["Done"]["result"]
+            # the guest cannot tell "outside the sandbox" from "missing": both read as not existing
+            assert (
+                refused["status"]["Done"]["result"]["Err"]["content"] == f"File '{outside}' does not exist."
+            )
+    finally:
+        outside.unlink()
