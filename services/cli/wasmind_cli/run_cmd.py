@@ -29,7 +29,7 @@ from nats.aio.msg import Msg
 
 from wasmind.assets import cache_dir, data_dir, state_dir
 from wasmind.config.errors import ConfigError
-from wasmind.config.sections import NatsSection, SwarmSection
+from wasmind.config.sections import NatsSection, SwarmSection, TelemetrySection, apply_environment
 from wasmind.config.user import UserConfig, load_user_config
 from wasmind.config.validate import validate_startup
 from wasmind.llm.endpoint import EndpointError, LiteLLMSection, LLMEndpoint, open_endpoint
@@ -38,7 +38,10 @@ from wasmind.runtime.build import BuildError
 from wasmind.runtime.engine import EngineSettings, create_engine
 from wasmind.runtime.linker import build_linker
 from wasmind.runtime.loader import ComponentLoader
+from wasmind.telemetry import tracing
 from wasmind.telemetry.logging import configure_logging
+from wasmind.telemetry.process import start_telemetry, stop_telemetry
+from wasmind.telemetry.tracing import SERVICE_CLI
 from wasmind.transport.nats import NatsOptions, connect
 from wasmind.transport.replay import publish_replayable
 from wasmind.wire import subjects
@@ -141,7 +144,13 @@ class Session:
     async def say(self, text: str, sender: str) -> None:
         """Send a user message to the root agent."""
         message = AddMessage(agent=ROOT_SCOPE, message=UserChatMessage(content=text))
-        await self._publish(Envelope(root_id(), AddMessage.TYPE, sender, ROOT_SCOPE, encode(message)))
+        envelope = Envelope(root_id(), AddMessage.TYPE, sender, ROOT_SCOPE, encode(message))
+        attributes = {"wasmind.scope": ROOT_SCOPE, "wasmind.message_type": AddMessage.TYPE}
+        with tracing.span("user message", kind=tracing.SpanKind.PRODUCER, attributes=attributes) as span:
+            if span is not None:
+                trace_id = format(span.get_span_context().trace_id, "032x")
+                print(f"Trace {trace_id} (wasmind trace {trace_id[:8]})", file=sys.stderr, flush=True)
+            await self._publish(envelope.with_trace(tracing.current_headers()))
 
     async def exit(self) -> None:
         """The user's exit: an ``Exit`` from the root scope."""
@@ -228,11 +237,14 @@ async def _main(path: Path, prompt: str | None, swarm: str | None, nats_url: str
         settings, url = _settings(user, swarm, nats_url)
         llm_section = user.section("litellm", LiteLLMSection)
         _share_master_key(llm_section)
+        telemetry = user.section("telemetry", TelemetrySection) or TelemetrySection()
         await anyio.to_thread.run_sync(_prepare, user)
     except (ConfigError, BuildError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     run_dir = state_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    apply_environment(telemetry.environment(run_dir / "spans"), os.environ)  # for us and what we start
+    start_telemetry(SERVICE_CLI)
     embedded = None if url else EmbeddedSwarm(path, settings, str(Path.cwd()), run_dir)
     nc: Client | None = None
     llm = AsyncExitStack()
@@ -291,6 +303,7 @@ async def _main(path: Path, prompt: str | None, swarm: str | None, nats_url: str
                 await nc.close()
             await llm.aclose()
             current_run_file().unlink(missing_ok=True)
+            stop_telemetry()
 
 
 async def _llm_endpoint(
@@ -332,9 +345,15 @@ async def _stop_root(nc: Client, swarm: str) -> None:
 
 async def _spawn_root(nc: Client, swarm: str, actors: list[str]) -> SpawnReply:
     request = SpawnRequest(actors=actors, name="Root Agent", parent=None, scope=ROOT_SCOPE)
-    reply = await nc.request(
-        subjects.control(swarm, subjects.SPAWNER, "spawn"), request.to_bytes(), timeout=180
-    )
+    with tracing.span(
+        "spawn root agent", kind=tracing.SpanKind.CLIENT, attributes={"wasmind.actors": actors}
+    ):
+        reply = await nc.request(
+            subjects.control(swarm, subjects.SPAWNER, "spawn"),
+            request.to_bytes(),
+            timeout=180,
+            headers=tracing.current_headers() or None,
+        )
     return SpawnReply.model_validate_json(reply.data)
 
 

@@ -8,6 +8,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from wasmind.runtime.context import SpawnError
+from wasmind.telemetry import tracing
 from wasmind.wire import subjects
 from wasmind.wire.control import AgentRecord, SpawnReply, SpawnRequest
 
@@ -34,6 +35,7 @@ class RemoteAgentControl:
                 subjects.control(self.swarm, subjects.SPAWNER, "spawn"),
                 request.to_bytes(),
                 timeout=SPAWN_TIMEOUT,
+                headers=tracing.current_headers() or None,
             )
         except NatsTimeoutError:
             raise SpawnError(

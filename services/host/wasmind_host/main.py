@@ -10,6 +10,8 @@ import typer
 
 from wasmind.assets import cache_dir
 from wasmind.telemetry.logging import configure_logging
+from wasmind.telemetry.process import start_telemetry, stop_telemetry
+from wasmind.telemetry.tracing import SERVICE_HOST
 from wasmind.transport.nats import NatsOptions
 from wasmind.wire.ids import new_scope
 from wasmind_host.service import HostService, HostSettings
@@ -31,17 +33,22 @@ def run(
     """Run a host: agents placed here by the spawner run their actors in this process."""
     configure_logging()
     options = NatsOptions.from_env(**({"servers": tuple(nats_url.split(","))} if nats_url else {}))
+    host = host_id or f"{socket.gethostname().split('.')[0]}-{new_scope().lower()}"
+    start_telemetry(SERVICE_HOST, host)
     settings = HostSettings(
         swarm=swarm,
         config_path=config.resolve(),
-        host_id=host_id or f"{socket.gethostname().split('.')[0]}-{new_scope().lower()}",
+        host_id=host,
         cache_dir=cache_dir(),
         working_directory=working_directory or str(Path.cwd()),
         capacity=capacity,
         heartbeat_seconds=heartbeat,
         health_port=health_port,
     )
-    anyio.run(HostService(settings, options).run)
+    try:
+        anyio.run(HostService(settings, options).run)
+    finally:
+        stop_telemetry()
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from wasmind.runtime.engine import EngineSettings, EpochTicker, create_engine
 from wasmind.runtime.host import ActorHost, AgentRecord
 from wasmind.runtime.linker import build_linker
 from wasmind.runtime.loader import ComponentLoader, LoadedActors
+from wasmind.telemetry import tracing
 from wasmind.transport.nats import NatsBus, NatsOptions, connect
 from wasmind.wire import subjects
 from wasmind.wire.control import (
@@ -206,6 +207,17 @@ class HostService:
 
     async def _start(self, request: Request) -> None:
         start = StartAgent.model_validate_json(request.data)
+        attributes = {
+            "wasmind.scope": start.scope,
+            "wasmind.agent_name": start.name,
+            "wasmind.host": self.settings.host_id,
+        }
+        with tracing.span(
+            "start agent", kind=tracing.SpanKind.SERVER, parent=request.headers or {}, attributes=attributes
+        ):
+            await self._start_traced(request, start)
+
+    async def _start_traced(self, request: Request, start: StartAgent) -> None:
         host = self.host
         if host is None or self.draining:
             await request.respond(

@@ -9,6 +9,8 @@ import typer
 
 from wasmind.assets import state_dir
 from wasmind.telemetry.logging import configure_logging
+from wasmind.telemetry.process import start_telemetry, stop_telemetry
+from wasmind.telemetry.tracing import SERVICE_SPAWNER
 from wasmind.transport.nats import NatsOptions
 from wasmind_spawner.backends import LocalBackend, LocalHostOptions
 from wasmind_spawner.service import Spawner, SpawnerSettings
@@ -50,7 +52,11 @@ def run(
         )
     )
     settings = SpawnerSettings(swarm=swarm, min_hosts=min_hosts, warm_pool=warm_pool)
-    anyio.run(Spawner(settings, options, hosts).run)
+    start_telemetry(SERVICE_SPAWNER, f"spawner-{swarm}")
+    try:
+        anyio.run(Spawner(settings, options, hosts).run)
+    finally:
+        stop_telemetry()
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ Endpoints (a NATS micro service ``wasmind-spawner``, discoverable with ``$SRV.IN
 """
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from nats.js.errors import BadRequestError
 from nats.micro.request import Request
 
 import wasmind
+from wasmind.telemetry import metrics, tracing
 from wasmind.transport.nats import NatsOptions, connect
 from wasmind.wire import subjects
 from wasmind.wire.control import (
@@ -190,7 +192,10 @@ class Spawner:
 
     async def _start_somewhere(self, record: AgentRecord) -> StartReply:
         """Place ``record`` and start it there; updates the record on success."""
-        host = await self._place()
+        with tracing.span("placement", attributes={"wasmind.scope": record.scope}) as span:
+            host = await self._place()
+            if span is not None:
+                span.set_attribute("wasmind.host", host.host_id if host else "")
         if host is None:
             return StartReply(
                 error="Failed to spawn agent: no host with free capacity could be started "
@@ -204,6 +209,7 @@ class Spawner:
                 subjects.host_control(self.settings.swarm, host.host_id, "start"),
                 start.to_bytes(),
                 timeout=self.settings.start_timeout,
+                headers=tracing.current_headers() or None,
             )
             reply = StartReply.model_validate_json(msg.data)
         except Exception as error:  # noqa: BLE001 - timeout, no responders: the host is gone or stuck
@@ -230,7 +236,8 @@ class Spawner:
     async def _launch(self) -> None:
         host_id = f"h-{new_scope().lower()}"
         self.launching.add(host_id)
-        await self.backend.launch(host_id)
+        with tracing.span("host launch", attributes={"wasmind.host": host_id}):
+            await self.backend.launch(host_id)
 
     async def _keep_warm_pool(self) -> None:
         """Launch hosts until the minimum count and the idle warm pool are met."""
@@ -366,7 +373,23 @@ class Spawner:
     # --- endpoints -------------------------------------------------------------------------------
 
     async def _spawn_endpoint(self, request: Request) -> None:
-        reply = await self.spawn(SpawnRequest.model_validate_json(request.data))
+        spawn = SpawnRequest.model_validate_json(request.data)
+        attributes = {
+            "wasmind.agent_name": spawn.name,
+            "wasmind.actors": spawn.actors,
+            "wasmind.parent_scope": spawn.parent or "",
+        }
+        started = time.perf_counter()
+        with tracing.span(
+            "spawn", kind=tracing.SpanKind.SERVER, parent=request.headers or {}, attributes=attributes
+        ) as span:
+            reply = await self.spawn(spawn)
+            if span is not None:
+                span.set_attribute("wasmind.scope", reply.scope or "")
+                span.set_attribute("wasmind.host", reply.host or "")
+                if reply.error:
+                    tracing.error(span, reply.error)
+        metrics.spawned(time.perf_counter() - started, reply.error is None)
         await request.respond(reply.to_bytes())
 
     async def _stop_endpoint(self, request: Request) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from wasmind.config.manifest import Manifest
-from wasmind.config.sections import NatsSection, SwarmSection
+from wasmind.config.sections import NatsSection, SwarmSection, TelemetrySection
 from wasmind.config.user import KNOWN_SECTIONS, UserConfigFile
 
 __all__ = ["generate", "main", "write"]
@@ -30,7 +30,12 @@ def _section_models() -> dict[str, type[BaseModel]]:
     """The application sections with a model of their own (imported late: the LLM module needs config)."""
     from wasmind.llm.endpoint import LiteLLMSection
 
-    return {"swarm": SwarmSection, "nats": NatsSection, "litellm": LiteLLMSection}
+    return {
+        "swarm": SwarmSection,
+        "nats": NatsSection,
+        "telemetry": TelemetrySection,
+        "litellm": LiteLLMSection,
+    }
 
 
 def _schema(model: type[BaseModel], schema_id: str, title: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ class GuestHost(Protocol):
 
     label: str
     """``<logical name> (<actor_id>) in agent <scope>`` for log and error texts."""
+    scope: str
     grants: Grants
     working_directory: str
     http_client: HttpClient

@@ -33,6 +33,7 @@ from wasmind.runtime.instance import ActorSpec, GuestTrap, output_directory
 from wasmind.runtime.interest import InterestFilter
 from wasmind.runtime.supervisor import SupervisedActor, backoff_seconds
 from wasmind.runtime.workers import GuestWorkers
+from wasmind.telemetry import metrics, tracing
 from wasmind.telemetry.logging import log_debug
 from wasmind.wire import subjects
 from wasmind.wire.control import ErrorEvent
@@ -105,10 +106,25 @@ class _ThreadServices:
         self.host.enqueue(envelope)
 
     def spawn_agent(self, parent_scope: str, actor_names: list[str], agent_name: str) -> str:
-        scope: str = from_thread.run(
-            self.host.agent_control.spawn_agent, parent_scope, actor_names, agent_name, token=self.host.token
-        )
-        return scope
+        with tracing.span(
+            "spawn agent",
+            kind=tracing.SpanKind.CLIENT,
+            attributes={
+                "wasmind.scope": parent_scope,
+                "wasmind.agent_name": agent_name,
+                "wasmind.actors": actor_names,
+            },
+        ) as span:
+            headers = tracing.current_headers()  # the event loop's task does not share this thread's context
+
+            async def spawn() -> str:
+                with tracing.attached(headers):
+                    return await self.host.agent_control.spawn_agent(parent_scope, actor_names, agent_name)
+
+            scope: str = from_thread.run(spawn, token=self.host.token)
+            if span is not None:
+                span.set_attribute("wasmind.new_scope", scope)
+            return scope
 
     def parent_of(self, scope: str) -> str | None:
         parent: str | None = from_thread.run(self.host.agent_control.parent_of, scope, token=self.host.token)
@@ -175,9 +191,19 @@ class ActorHost:
         await self._tg.__aenter__()
         self._pump_scope = anyio.CancelScope()
         self._tg.start_soon(self._run_pump)
+        self._unobserve = metrics.observe_mailboxes(self._mailbox_depths)
         return self
 
+    def _mailbox_depths(self) -> list[tuple[dict[str, str], int]]:
+        """``(attributes, depth)`` of every running actor instance (read by the metrics exporter)."""
+        return [
+            ({"wasmind.actor_id": m.spec.actor_id, "wasmind.scope": m.scope}, len(m.mailbox))
+            for record in list(self.agents.values())
+            for m in list(record.members)
+        ]
+
     async def __aexit__(self, *exc_info: object) -> None:
+        self._unobserve()
         try:
             await self.shutdown()
         finally:
@@ -310,7 +336,7 @@ class ActorHost:
 
     def _end_agent(self, record: AgentRecord, exit_envelope: Envelope) -> None:
         for member in record.members:
-            member.mailbox.put_urgent(exit_envelope)
+            member.mailbox.put_urgent((exit_envelope, None))
 
     async def stop_agent(self, scope: str) -> None:
         """End agent ``scope`` as if its ``Exit`` arrived, and wait until its destructors ran."""
@@ -382,6 +408,30 @@ class ActorHost:
             return
         scope = target_scope(envelope)
         subject = subjects.data(self.swarm, scope, envelope.message_type)
+        if not tracing.enabled():
+            await self._send(envelope, scope, subject)
+            return
+        with tracing.span(
+            f"{envelope.message_type} publish",
+            kind=tracing.SpanKind.PRODUCER,
+            parent=envelope.trace or None,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": subject,
+                "messaging.message.id": envelope.id,
+                "wasmind.message_type": envelope.message_type,
+                "wasmind.scope": scope,
+                "wasmind.from_actor_id": envelope.from_actor_id,
+                "wasmind.from_scope": envelope.from_scope,
+            },
+        ):
+            await self._send(envelope.with_trace(tracing.current_headers()), scope, subject)
+
+    async def _send(self, envelope: Envelope, scope: str, subject: str) -> None:
+        """Deliver locally, then publish on the bus."""
+        if metrics.enabled():
+            metrics.published(envelope.message_type, subjects.data(self.swarm, "*", envelope.message_type))
         if log_debug():
             log.debug(
                 "message",
@@ -427,9 +477,8 @@ class ActorHost:
     async def notify_runtime(self, level: str, title: str, message: str) -> None:
         """Broadcast a runtime ``UserNotification`` (queued: safe from inside delivery)."""
         note = UserNotification(level=level, title=title, message=message, source=RUNTIME_SOURCE)
-        self._outbound.append(
-            Envelope(root_id(), UserNotification.TYPE, CONTEXT_SENDER, ROOT_SCOPE, encode(note))
-        )
+        envelope = Envelope(root_id(), UserNotification.TYPE, CONTEXT_SENDER, ROOT_SCOPE, encode(note))
+        self._outbound.append(envelope.with_trace(tracing.current_headers()))
         self._wake.set()
 
     async def _deliver(self, envelope: Envelope, scope: str, pattern: str | None) -> None:

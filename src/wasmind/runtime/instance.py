@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import structlog
 import wasmtime
+from opentelemetry import trace
 from wasmtime.component import Func, ResourceAny
 
 from wasmind.config.manifest import Interest
@@ -28,6 +29,7 @@ from wasmind.runtime.context import SpawnError, serving
 from wasmind.runtime.engine import EpochTicker
 from wasmind.runtime.grants import Grants, Limits
 from wasmind.runtime.linker import free_resource
+from wasmind.telemetry import tracing
 from wasmind.wire.envelope import Envelope
 from wasmind.wire.ids import child_id, root_id
 from wasmind.wire.messages import UserNotification, encode
@@ -309,10 +311,15 @@ class ActorInstance:
     def broadcast(self, message_type: str, payload: bytes) -> None:
         """Publish from this instance; the id is a child of the message being handled (root outside)."""
         message_id = child_id(self._message_id) if self._message_id else root_id()
-        self.services.publish(Envelope(message_id, message_type, self.spec.actor_id, self.scope, payload))
+        envelope = Envelope(message_id, message_type, self.spec.actor_id, self.scope, payload)
+        if tracing.enabled():  # the actor call's span is current on this thread
+            envelope = envelope.with_trace(tracing.current_headers())
+        self.services.publish(envelope)
 
     def log(self, level: str, text: str) -> None:
-        """A guest log line as ``[actor_id:scope] text`` with structured fields."""
+        """A guest log line as ``[actor_id:scope] text`` with structured fields (and a span event)."""
+        if tracing.enabled():
+            trace.get_current_span().add_event("log", {"log.severity": level, "log.message": text})
         getattr(log, _LOG_LEVELS.get(level, "info"))(
             f"[{self.spec.actor_id}:{self.scope}] {text}",
             actor_id=self.spec.actor_id,

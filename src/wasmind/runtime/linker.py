@@ -29,8 +29,9 @@ from wasmtime.component import (
 
 from wasmind.runtime import abi
 from wasmind.runtime.capabilities import command as cmd
-from wasmind.runtime.capabilities import http
-from wasmind.runtime.context import SpawnError, current
+from wasmind.runtime.capabilities import http, spans
+from wasmind.runtime.context import GuestHost, SpawnError, current
+from wasmind.telemetry import tracing
 
 __all__ = ["RESOURCE_TYPES", "build_linker", "free_resource", "os_info"]
 
@@ -242,7 +243,10 @@ def _cmd_run(store: wasmtime.StoreContext, handle: ResourceAny) -> Any:
     if not host.grants.command:
         log.warning("capability denied", actor=host.label, capability="command", program=spec.program)
         return host.grants.denied("command")
-    out = cmd.run_command(spec, host.working_directory)
+    with tracing.span(f"command {spec.program}", attributes=spans.command_attributes(spec)) as span:
+        out = cmd.run_command(spec, host.working_directory)
+        if span is not None:
+            spans.command_result(span, out)
     return abi.record(
         {
             "stdout": out.stdout,
@@ -308,7 +312,11 @@ def _request_send(store: wasmtime.StoreContext, handle: ResourceAny) -> Any:
     if not host.grants.http:
         log.warning("capability denied", actor=host.label, capability="http", url=spec.url)
         return Variant("builder-error", host.grants.denied("http"))
-    outcome = host.http_client.send(spec, allowed_hosts=host.grants.http_hosts)
+    outcome = (
+        _send_traced(host, spec)
+        if tracing.enabled()
+        else host.http_client.send(spec, allowed_hosts=host.grants.http_hosts)
+    )
     if isinstance(outcome.result, http.HttpResponse):
         response = outcome.result
         headers = abi.record({"headers": list(response.headers)})
@@ -320,6 +328,21 @@ def _request_send(store: wasmtime.StoreContext, handle: ResourceAny) -> Any:
     if isinstance(outcome.result, http.BuilderError) and outcome.attempts == 0:
         log.warning("http request refused", actor=host.label, url=spec.url, reason=outcome.result.message)
     return _request_error(outcome.result)
+
+
+def _send_traced(host: GuestHost, spec: http.HttpRequestSpec) -> http.SendOutcome:
+    """The request as a CLIENT span whose context travels in the request's W3C headers."""
+    with tracing.span(
+        spans.http_span_name(spec),
+        kind=tracing.SpanKind.CLIENT,
+        attributes=spans.http_attributes(spec, host.scope),
+    ) as span:
+        headers = tuple(tracing.current_headers().items())
+        outcome: http.SendOutcome = host.http_client.send(
+            replace(spec, headers=(*spec.headers, *headers)), allowed_hosts=host.grants.http_hosts
+        )
+        spans.http_result(span, spec, outcome)
+        return outcome
 
 
 # --- the world's self-import -------------------------------------------------------------------

@@ -6,19 +6,25 @@ from typing import TYPE_CHECKING
 
 import anyio
 import structlog
+from opentelemetry import trace
 
 from wasmind.runtime.instance import ActorInstance, ActorSpec, GuestTrap
 from wasmind.runtime.interest import InterestFilter
 from wasmind.runtime.mailbox import Mailbox, MailboxClosed
-from wasmind.wire.envelope import Envelope
+from wasmind.telemetry import metrics, tracing
+from wasmind.wire import subjects
+from wasmind.wire.envelope import Envelope, target_scope
 from wasmind.wire.messages import Exit
 
 if TYPE_CHECKING:
     from wasmind.runtime.host import ActorHost
 
-__all__ = ["BACKOFF_MAX", "CRASH_LIMIT", "CRASH_WINDOW", "SupervisedActor"]
+__all__ = ["BACKOFF_MAX", "CRASH_LIMIT", "CRASH_WINDOW", "Delivery", "SupervisedActor"]
 
 log = structlog.get_logger("wasmind.runtime")
+
+Delivery = tuple[Envelope, "tracing.Span | None"]
+"""A mailbox entry: the message and, when tracing, its CONSUMER span (ended after the call)."""
 
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
@@ -34,7 +40,7 @@ class SupervisedActor:
         self.spec = spec
         self.scope = scope
         self.interest = InterestFilter.from_manifest(spec.interest, scope)
-        self.mailbox: Mailbox[Envelope] = Mailbox(spec.limits.mailbox_capacity)
+        self.mailbox: Mailbox[Delivery] = Mailbox(spec.limits.mailbox_capacity)
         self.instance: ActorInstance | None = None
         self.crashes: deque[float] = deque()
         self.failed = False
@@ -52,8 +58,20 @@ class SupervisedActor:
     async def construct(self) -> None:
         """Create the instance and run its constructor off the event loop. Raises :class:`GuestTrap`."""
         instance = ActorInstance(self.spec, self.scope, self.host.services)
-        await self.host.workers.run(instance.construct)
+        with tracing.span(f"{self.spec.logical_name} construct", attributes=self._attributes()):
+            await self.host.workers.run(tracing.bound(instance.construct))
         self.instance = instance
+
+    def _attributes(self, envelope: Envelope | None = None) -> dict[str, str]:
+        attributes = {
+            "wasmind.actor_id": self.spec.actor_id,
+            "wasmind.logical_name": self.spec.logical_name,
+            "wasmind.scope": self.scope,
+        }
+        if envelope is not None:
+            attributes["wasmind.message_type"] = envelope.message_type
+            attributes["wasmind.correlation_id"] = envelope.id
+        return attributes
 
     def is_own_exit(self, envelope: Envelope) -> bool:
         """An ``Exit`` of this actor's scope ends it instead of being delivered."""
@@ -62,10 +80,16 @@ class SupervisedActor:
     async def deliver(self, envelope: Envelope) -> None:
         """Queue a message (waits for space up to the limit; a drop is logged, counted and notified)."""
         if self.is_own_exit(envelope):
-            self.mailbox.put_urgent(envelope)
+            self.mailbox.put_urgent((envelope, None))
             return
-        if await self.mailbox.put(envelope, self.spec.limits.mailbox_wait_seconds):
+        received = self._received(envelope) if tracing.enabled() else None
+        if await self.mailbox.put((envelope, received), self.spec.limits.mailbox_wait_seconds):
+            metrics.delivered(envelope.message_type, self.spec.actor_id)
             return
+        metrics.dropped(self.spec.actor_id)
+        if received is not None:
+            tracing.error(received, "dropped: mailbox full")
+            received.end()
         log.error(
             "message dropped: mailbox full",
             actor=self.label,
@@ -85,20 +109,77 @@ class SupervisedActor:
                 f"{self.spec.logical_name} in agent {self.scope} dropped {count} message(s)",
             )
 
+    def _received(self, envelope: Envelope) -> tracing.Span:
+        """The CONSUMER span of one delivery: from arrival in the mailbox to the end of the call."""
+        attributes = {
+            **self._attributes(envelope),
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": subjects.data(
+                self.host.swarm, target_scope(envelope), envelope.message_type
+            ),
+            "wasmind.from_actor_id": envelope.from_actor_id,
+            "wasmind.from_scope": envelope.from_scope,
+        }
+        return tracing.tracer().start_span(
+            f"{envelope.message_type} process",
+            context=tracing.context_from(envelope.trace),
+            kind=tracing.SpanKind.CONSUMER,
+            attributes=attributes,
+        )
+
+    async def _handle(
+        self, instance: ActorInstance, envelope: Envelope, received: tracing.Span | None
+    ) -> None:
+        if received is None and not metrics.enabled():
+            await self.host.workers.run(instance.handle, envelope)
+            return
+        started = time.perf_counter()
+        failed = False
+        try:
+            if received is None:
+                await self.host.workers.run(instance.handle, envelope)
+            else:
+                await self.host.workers.run(self._traced_handle, instance, envelope, received)
+        except GuestTrap as trap:
+            failed = True
+            tracing.error(received, trap.summary)
+            raise
+        finally:
+            metrics.handled(time.perf_counter() - started, self.spec.actor_id, envelope.message_type, failed)
+            if received is not None:
+                received.end()
+
+    def _traced_handle(self, instance: ActorInstance, envelope: Envelope, received: tracing.Span) -> None:
+        """On the worker thread: the actor call as a child of the delivery (guest broadcasts join it)."""
+        waited_ms = (time.time_ns() - (getattr(received, "start_time", None) or time.time_ns())) / 1e6
+        attributes: dict[str, str | float] = {
+            **self._attributes(envelope),
+            "wasmind.mailbox_wait_ms": round(waited_ms, 3),
+        }
+        parent = trace.set_span_in_context(received)
+        with tracing.tracer().start_as_current_span(
+            f"{self.spec.logical_name} handle", context=parent, attributes=attributes
+        ):
+            instance.handle(envelope)
+
     async def run(self) -> None:
         """The message loop; returns after the own-scope ``Exit`` (or close) and the destructor."""
         try:
             while True:
                 try:
-                    envelope = await self.mailbox.get()
+                    envelope, received = await self.mailbox.get()
                 except MailboxClosed:
                     break
                 if self.is_own_exit(envelope):
                     break
                 if self.instance is None:
+                    if received is not None:
+                        tracing.error(received, "not delivered: the actor failed permanently")
+                        received.end()
                     continue  # permanently failed: the rest of the agent keeps running
                 try:
-                    await self.host.workers.run(self.instance.handle, envelope)
+                    await self._handle(self.instance, envelope, received)
                 except GuestTrap as trap:
                     log.error(
                         "message not redelivered after trap",
@@ -149,6 +230,7 @@ class SupervisedActor:
                 trap = again
                 continue
             self.host.restarts += 1
+            metrics.restarted(self.spec.actor_id)
             await self.host.actor_restarted(self)
             return
 

@@ -1,1 +1,1 @@
-"""Telemetry: structlog set-up (and, with the observability issue, OpenTelemetry)."""
+"""Telemetry of every process: structlog logs, OpenTelemetry traces and metrics (docs/observability.md)."""

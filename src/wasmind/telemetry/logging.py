@@ -11,6 +11,8 @@ from typing import TextIO
 
 import structlog
 
+from wasmind.telemetry.tracing import log_trace_ids
+
 __all__ = ["configure_logging", "log_debug", "log_level"]
 
 _LEVELS = {
@@ -45,6 +47,7 @@ def configure_logging(stream: TextIO = sys.stderr, json: bool | None = None) -> 
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            log_trace_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
