@@ -3,7 +3,7 @@
 import typer
 
 from wasmind.telemetry.logging import configure_logging
-from wasmind_cli import bench_cmd, build_cmd, check_cmd, clean_cmd, info_cmd, ops_cmd, run_cmd
+from wasmind_cli import bench_cmd, build_cmd, check_cmd, clean_cmd, info_cmd, ops_cmd, run_cmd, trace_cmd
 
 app = typer.Typer(
     name="wasmind",
@@ -27,6 +27,7 @@ app.command("clean")(clean_cmd.clean)
 app.command("tail")(ops_cmd.tail)
 app.command("publish")(ops_cmd.publish)
 app.command("agents")(ops_cmd.agents)
+app.command("trace")(trace_cmd.trace)
 app.command("run")(run_cmd.run)
 app.add_typer(bench_cmd.app, name="bench")
 
