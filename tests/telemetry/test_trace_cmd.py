@@ -164,8 +164,9 @@ def state(tmp_path: Path) -> Path:
     return root
 
 
-def wasmind_trace(state: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, ["trace", *args], env={"WASMIND_STATE_DIR": str(state)})
+def wasmind_trace(state: Path, *args: str, trace_dir: Path | None = None) -> tuple[int, str, str]:
+    env = {"WASMIND_STATE_DIR": str(state), "WASMIND_TRACE_DIR": str(trace_dir) if trace_dir else None}
+    result = CliRunner().invoke(app, ["trace", *args], env=env)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.stdout, result.stderr
 
@@ -287,7 +288,11 @@ def test_no_spans_directory_says_where_it_looked_and_how_to_enable_tracing(tmp_p
     code, out, err = wasmind_trace(tmp_path, "--last")
     assert code == 1 and out == ""
     assert f"Error: no spans found: looked for {tmp_path / 'runs' / '*' / 'spans'}" in err
-    assert "WASMIND_TRACE_FILE=1" in err and "[telemetry] file = true" in err and "--dir" in err
+    assert "WASMIND_TRACE_DIR=<dir>" in err and "[telemetry] file = true" in err and "--dir" in err
+    code, _, err = wasmind_trace(tmp_path, "--last", trace_dir=tmp_path / "configured")
+    assert code == 1 and f"Error: no spans directory at {tmp_path / 'configured'}" in err, (
+        "WASMIND_TRACE_DIR wins"
+    )
     code, _, err = wasmind_trace(tmp_path, "--dir", str(tmp_path / "elsewhere"))
     assert code == 1 and f"Error: no spans directory at {tmp_path / 'elsewhere'}" in err
     (tmp_path / "empty").mkdir()

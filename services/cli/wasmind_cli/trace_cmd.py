@@ -6,6 +6,7 @@ Without a trace id the command lists the traces there; with one (or ``--last``) 
 """
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -19,14 +20,15 @@ from rich.text import Text
 
 from wasmind.assets import state_dir
 from wasmind.telemetry.spanfile import SPANS_DIRNAME, read_spans, run_spans_dir
+from wasmind.telemetry.tracing import TRACE_DIR_ENV
 from wasmind_cli.console import console, err_console
 
 Span = dict[str, Any]
 
 MIN_PREFIX = 6
 _ENABLE_HINT = (
-    "a run writes spans only when tracing is enabled: set WASMIND_TRACE_FILE=1 "
-    "or `[telemetry] file = true` in the configuration"
+    "a run writes spans only when span files are on: `[telemetry] file = true` in the configuration, "
+    "or WASMIND_TRACE_DIR=<dir> in the environment (then read them with --dir <dir>)"
 )
 # (attribute, label) shown after a span's name when present, in this order
 _SHOWN = (
@@ -170,7 +172,9 @@ def _details(attributes: dict[str, Any]) -> list[str]:
 
 
 def latest_spans_dir() -> Path:
-    """The spans directory of the newest run that has one."""
+    """``WASMIND_TRACE_DIR`` when set, else the spans directory of the newest run that has one."""
+    if configured := os.environ.get(TRACE_DIR_ENV):
+        return Path(configured)
     runs = state_dir() / "runs"
     run_dirs = sorted(runs.iterdir(), reverse=True) if runs.is_dir() else []  # names are start times
     for spans in map(run_spans_dir, run_dirs):

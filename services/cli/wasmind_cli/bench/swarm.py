@@ -5,6 +5,7 @@ raw nats-py request/reply on the same server in the same run as the baseline.
 """
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -86,7 +87,14 @@ class BenchSwarm:
 
 @asynccontextmanager
 async def _swarm(
-    server: NatsServer, config: Path, name: str, work: Path, *, hosts: int, capacity: int
+    server: NatsServer,
+    config: Path,
+    name: str,
+    work: Path,
+    *,
+    hosts: int,
+    capacity: int,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[BenchSwarm]:
     command = [
         sys.executable,
@@ -116,6 +124,7 @@ async def _swarm(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=die_with_parent,  # noqa: PLW1509 - a prctl only
+            env={**os.environ, **(env or {})},
         )
     nc = await connect(NatsOptions(servers=(server.url,)), name="wasmind-bench")
     try:
@@ -229,7 +238,21 @@ async def _messaging(rounds: int) -> list[Result]:
                     1e6,
                     target=1000.0,
                 ).against(raw)
-    return [raw, intra, cross]
+            traced = await _traced_intra_host(server, config, work, rounds, intra)
+    return [raw, intra, cross, traced]
+
+
+async def _traced_intra_host(
+    server: NatsServer, config: Path, work: Path, rounds: int, untraced: Result
+) -> Result:
+    """The intra-host round trip with every span recorded (to span files), next to tracing off."""
+    env = {"WASMIND_TRACE_DIR": str(work / "spans"), "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    async with _swarm(server, config, "benchtrace", work, hosts=1, capacity=1, env=env) as swarm:
+        pair = await swarm.spawn(["pinger", "echo"], "traced pair")
+        samples = await _ping(swarm, pair.scope or "", rounds)
+    return Result.of("messaging", "actor_round_trip_intra_host_traced_us", samples, "µs", 1e6).against(
+        untraced
+    )
 
 
 async def _spawn(spawns: int) -> list[Result]:
