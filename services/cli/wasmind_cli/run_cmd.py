@@ -271,7 +271,8 @@ async def _main(path: Path, prompt: str | None, swarm: str | None, nats_url: str
                 BaseUrlUpdate(base_url=endpoint.base_url, models_available=endpoint.models_available)
             )
             envelope = Envelope(root_id(), BaseUrlUpdate.TYPE, COORDINATOR_SENDER, ROOT_SCOPE, update)
-            await publish_replayable(nc, settings.name, envelope)
+            with tracing.span(f"{BaseUrlUpdate.TYPE} publish", kind=tracing.SpanKind.PRODUCER):
+                await publish_replayable(nc, settings.name, envelope.with_trace(tracing.current_headers()))
         print(
             f"Swarm '{settings.name}' on {url}; root agent actors: {', '.join(spawned.actors)} "
             f"(logs: {run_dir if embedded else 'see the services'})",

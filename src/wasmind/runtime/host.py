@@ -389,7 +389,12 @@ class ActorHost:
             envelope = self._outbound.popleft()
             if len(self._outbound) < OUTBOUND_LIMIT // 2:
                 self._outbound_room.set()
-            await self._publish_now(envelope)
+            try:
+                await self._publish_now(envelope)
+            except Exception:  # one bad message must not stop the host's outbound queue
+                log.exception(
+                    "publish failed", message_type=envelope.message_type, from_actor_id=envelope.from_actor_id
+                )
 
     async def publish(self, envelope: Envelope) -> None:
         """Deliver to local actors, then publish on the bus for everyone else.
@@ -430,8 +435,6 @@ class ActorHost:
 
     async def _send(self, envelope: Envelope, scope: str, subject: str) -> None:
         """Deliver locally, then publish on the bus."""
-        if metrics.enabled():
-            metrics.published(envelope.message_type, subjects.data(self.swarm, "*", envelope.message_type))
         if log_debug():
             log.debug(
                 "message",
@@ -441,6 +444,8 @@ class ActorHost:
                 correlation_id=envelope.id,
                 payload=envelope.payload_text(),
             )
+        if metrics.enabled():
+            metrics.published(envelope.message_type, subjects.type_wildcard(self.swarm, envelope.message_type))
         await self._deliver(envelope, scope, None)
         await self.bus.publish(subject, envelope_to_headers(envelope, self.host_id), envelope.payload)
 

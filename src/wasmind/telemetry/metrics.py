@@ -165,7 +165,7 @@ def observe_mailboxes(source: MailboxSource) -> Callable[[], None]:
 
 
 def published(message_type: str, template: str) -> None:
-    """One message published under the subject ``template`` (scope as ``*``)."""
+    """One message published under the subject ``template`` (the scope token as ``*``)."""
     if _instruments is not None:
         _instruments.published.add(
             1, {"messaging.destination.template": template, "wasmind.message_type": message_type}
