@@ -20,10 +20,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install the project with its dev tools
 
-DEMO_PROMPT ?= Wasmind runs AI agents as WebAssembly components that talk over NATS and spawn each other across host processes
+DEMO_PROMPT ?= Write a haiku about Wasmind to /tmp/wasmind-demo/haiku.txt, then count its words in parallel with worker agents
 
-run: venv  ## the offline multi-agent demo on the embedded default (no LLM needed)
-	$(BIN)/wasmind run examples/demo.toml -p "$(DEMO_PROMPT)"
+run: venv  ## the offline multi-agent LLM demo: a scripted LLM (no model, no network), real tools and agents
+	$(BIN)/wasmind run examples/offline-demo.toml -p "$(DEMO_PROMPT)"
 
 test: venv  ## run the test suite (slow tier excluded)
 	$(BIN)/pytest -m "not slow"

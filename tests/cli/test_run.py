@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "examples" / "demo.toml"
+DEMO = REPO / "examples" / "word-count.toml"
 WASMIND = str(Path(sys.executable).parent / "wasmind")
 
 
