@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
+from actor_dirs import ACTOR_DIRS, PYTHON_ACTORS
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("WASMIND_CACHE_DIR", str(REPO / ".wasmind-cache"))
@@ -25,19 +26,6 @@ from wasmind.runtime.instance import ActorSpec
 from wasmind.runtime.linker import build_linker
 from wasmind.runtime.loader import ComponentLoader
 from wasmind.transport.natsserver import NatsServer
-
-ACTOR_DIRS = {
-    "echo": REPO / "actors" / "examples" / "echo",
-    "wat_echo": REPO / "actors" / "examples" / "wat_echo",
-    "probe": REPO / "tests" / "actors" / "probe",
-    "tool_echo": REPO / "tests" / "actors" / "tool_echo",
-    "js_echo": REPO / "tests" / "actors" / "js_echo",
-    "assistant": REPO / "actors" / "assistant",
-    "conversation_compaction": REPO / "actors" / "conversation_compaction",
-    "execute_bash": REPO / "actors" / "execute_bash",
-    "file_interaction": REPO / "actors" / "file_interaction",
-}
-PYTHON_ACTORS = ("echo", "probe", "tool_echo")
 
 
 @dataclass

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ACTOR_DIRS
+from actor_dirs import ACTOR_DIRS
 from fixtures import manifest
 
 WASMIND = str(Path(sys.executable).parent / "wasmind")

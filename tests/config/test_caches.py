@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ACTOR_DIRS
+from actor_dirs import ACTOR_DIRS
 from fixtures import manifest
 
 from wasmind.config.cache import ActorCache, CacheMetadata

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ACTOR_DIRS
+from actor_dirs import ACTOR_DIRS
 from harness import Recorder, running_host
 
 from wasmind.runtime.component import ComponentLoadError, LoadedComponent

@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ACTOR_DIRS
+from actor_dirs import ACTOR_DIRS
 
 from wasmind.config.manifest import ManifestError
 from wasmind.runtime.artifacts import ArtifactStore

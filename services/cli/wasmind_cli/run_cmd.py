@@ -46,10 +46,18 @@ from wasmind.transport.nats import NatsOptions, connect
 from wasmind.transport.replay import publish_replayable
 from wasmind.wire import subjects
 from wasmind.wire.chat import UserChatMessage
-from wasmind.wire.control import AgentList, SpawnReply, SpawnRequest, StopRequest
+from wasmind.wire.control import SpawnReply, SpawnRequest, StopRequest
 from wasmind.wire.envelope import Envelope, envelope_from_wire, envelope_to_headers
 from wasmind.wire.ids import CONTEXT_SENDER, COORDINATOR_SENDER, ROOT_SCOPE, root_id
-from wasmind.wire.messages import AddMessage, BaseUrlUpdate, Exit, Response, StatusUpdate, encode
+from wasmind.wire.messages import (
+    AddMessage,
+    AgentSpawned,
+    BaseUrlUpdate,
+    Exit,
+    Response,
+    StatusUpdate,
+    encode,
+)
 from wasmind_cli.chat import describe
 from wasmind_cli.check_cmd import default_config
 from wasmind_cli.embedded import EmbeddedSwarm, wait_for_spawner
@@ -74,6 +82,8 @@ class Outcome:
     forced: bool = False
     worked: bool = False
     """The root agent has processed something since the prompt (headless)."""
+    idle: bool = False
+    """The root agent waits for input (headless: the run ends once no sub-agent runs)."""
 
 
 class Session:
@@ -84,11 +94,15 @@ class Session:
         self.swarm = swarm
         self.prompt = prompt
         self.outcome = Outcome()
+        self.children: set[str] = set()
+        """Sub-agents seen starting and not yet gone (from AgentSpawned, Exit and agent events)."""
         self.out: TextIO = sys.stderr if prompt is not None else sys.stdout
 
     async def start(self) -> None:
         await self.nc.subscribe(subjects.all_data(self.swarm), cb=self._on_message)
         await self.nc.subscribe(subjects.event(self.swarm, "swarm", "exited"), cb=self._on_swarm_exit)
+        if self.prompt is not None:
+            await self.nc.subscribe(subjects.agent_event(self.swarm, "*", "*"), cb=self._on_agent_event)
 
     async def _on_message(self, msg: Msg) -> None:
         try:
@@ -99,6 +113,12 @@ class Session:
         line = describe(envelope)
         if line and not (message_type == AddMessage.TYPE and envelope.from_actor_id in (CONTEXT_SENDER,)):
             print(line, file=self.out, flush=True)
+        if message_type == AgentSpawned.TYPE:
+            spawned = json.loads(envelope.payload).get("agent_id")
+            if spawned and spawned != ROOT_SCOPE:
+                self.children.add(spawned)
+        elif message_type == Exit.TYPE and envelope.from_scope != ROOT_SCOPE:
+            self._agent_gone(envelope.from_scope)
         if envelope.from_scope != ROOT_SCOPE:
             return
         if message_type == Response.TYPE:
@@ -114,29 +134,31 @@ class Session:
         """CLI.md §2.2: a headless run ends when the root agent is Done, or waits for input after working."""
         if "Processing" in status:
             self.outcome.worked = True
+            self.outcome.idle = False
         elif (done := status.get("Done")) is not None:
             result = done.get("result", {})
             self.outcome.success = bool(result.get("Ok", {}).get("success", False))
             if not self.outcome.answer:
                 self.outcome.answer = result.get("Ok", {}).get("summary") or str(result.get("Err", ""))
             self.outcome.finished.set()
-        elif self.outcome.worked and _waits_for_input(status) and not await self._children_running():
+        elif self.outcome.worked and _waits_for_input(status):
+            self.outcome.idle = True
+            self._finish_when_alone()
+
+    async def _on_agent_event(self, msg: Msg) -> None:
+        scope, kind = msg.subject.split(".")[-2:]
+        if kind in ("exited", "failed"):
+            self._agent_gone(scope)
+
+    def _agent_gone(self, scope: str) -> None:
+        self.children.discard(scope)
+        if self.outcome.idle:  # the root waited for sub-agents: maybe this was the last one
+            self._finish_when_alone()
+
+    def _finish_when_alone(self) -> None:
+        if not self.children:  # a manager waiting for its workers is not done
             self.outcome.success = bool(self.outcome.answer)  # no answer: the LLM failed (see the notices)
             self.outcome.finished.set()
-
-    async def _children_running(self) -> bool:
-        """Whether agents other than the root still run (a manager waiting for its workers is not idle)."""
-        try:
-            reply = await self.nc.request(
-                subjects.control(self.swarm, subjects.SPAWNER, "list"), b"{}", timeout=5
-            )
-        except (TimeoutError, OSError) as error:
-            log.warning("agent list unavailable; assuming sub-agents still run", error=repr(error))
-            return True
-        return any(
-            a.scope != ROOT_SCOPE and a.status in ("starting", "running", "moving")
-            for a in AgentList.model_validate_json(reply.data).agents
-        )
 
     async def _on_swarm_exit(self, msg: Msg) -> None:
         self.outcome.finished.set()

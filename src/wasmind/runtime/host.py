@@ -445,7 +445,9 @@ class ActorHost:
                 payload=envelope.payload_text(),
             )
         if metrics.enabled():
-            metrics.published(envelope.message_type, subjects.type_wildcard(self.swarm, envelope.message_type))
+            metrics.published(
+                envelope.message_type, subjects.type_wildcard(self.swarm, envelope.message_type)
+            )
         await self._deliver(envelope, scope, None)
         await self.bus.publish(subject, envelope_to_headers(envelope, self.host_id), envelope.payload)
 
