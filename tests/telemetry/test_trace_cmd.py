@@ -360,3 +360,26 @@ if __name__ == "__main__":  # prints the example tree of docs/observability.md
     with tempfile.TemporaryDirectory() as scratch:
         write_scenario(Path(scratch))
         print(CliRunner().invoke(app, ["trace", "--last", "--events", "--dir", scratch]).stdout)
+
+
+def test_last_prefers_the_newest_prompt_over_newer_lifecycle_traces() -> None:
+    from wasmind_cli.trace_cmd import Trace, newest_conversation
+
+    def trace(trace_id: str, name: str, start: int) -> Trace:
+        span = {
+            "trace_id": trace_id,
+            "span_id": trace_id[:16],
+            "parent_span_id": None,
+            "name": name,
+            "start": start,
+            "end": start + 1,
+        }
+        return Trace(trace_id, [span])
+
+    drain, prompt, older = (
+        trace("a" * 32, "host drain", 30),
+        trace("b" * 32, "user message", 20),
+        trace("c" * 32, "user message", 10),
+    )
+    assert newest_conversation([drain, prompt, older]) is prompt
+    assert newest_conversation([drain]) is drain, "no prompt at all: the newest trace"

@@ -324,7 +324,7 @@ def list_traces(traces: list[Trace], directory: Path) -> None:
         )
     console.print(table, highlight=False)
     console.print(
-        "show one: wasmind trace <TRACE_ID or prefix>   the newest: wasmind trace --last",
+        "show one: wasmind trace <TRACE_ID or prefix>   the newest prompt: wasmind trace --last",
         markup=False,
         style="dim",
     )
@@ -332,6 +332,15 @@ def list_traces(traces: list[Trace], directory: Path) -> None:
 
 def _write_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2) + "\n")
+
+
+CONVERSATION_ROOT = "user message"
+"""The CLI's span for a prompt or chat line: the root of a conversation's trace."""
+
+
+def newest_conversation(traces: list[Trace]) -> Trace:
+    """The newest trace started by a user message, else the newest trace (``traces`` newest first)."""
+    return next((t for t in traces if t.root["name"] == CONVERSATION_ROOT), traces[0])
 
 
 def _run(trace_id: str | None, last: bool, directory: Path | None, as_json: bool, events: bool) -> None:
@@ -345,7 +354,7 @@ def _run(trace_id: str | None, last: bool, directory: Path | None, as_json: bool
         else:
             list_traces(traces, where)
         return
-    chosen = traces[0] if last else select(traces, trace_id or "")
+    chosen = newest_conversation(traces) if last else select(traces, trace_id or "")
     if as_json:
         _write_json(nested(chosen))
     else:
@@ -356,7 +365,9 @@ def trace(
     trace_id: Annotated[
         str | None, typer.Argument(metavar="TRACE_ID", help="Trace id, or a unique prefix of 6+ characters")
     ] = None,
-    last: Annotated[bool, typer.Option("--last", help="The trace whose root span started last")] = False,
+    last: Annotated[
+        bool, typer.Option("--last", help="The newest prompt's trace (else the newest trace)")
+    ] = False,
     directory: Annotated[
         Path | None, typer.Option("--dir", help="A spans directory (default: the latest run's)")
     ] = None,

@@ -115,10 +115,12 @@ class HostService:
 
     async def run(self) -> None:
         """Connect, load actors, serve until SIGTERM/SIGINT or a shutdown request, then drain."""
-        loaded, ticker = await anyio.to_thread.run_sync(self._load_actors)
-        nc = self._nc = await connect(
-            self.nats_options, no_echo=True, name=f"wasmind-host {self.settings.host_id}"
-        )
+        attributes = {"wasmind.host": self.settings.host_id}
+        with tracing.span("host start", parent=tracing.launch_context(), attributes=attributes):
+            loaded, ticker = await anyio.to_thread.run_sync(self._load_actors)
+            nc = self._nc = await connect(
+                self.nats_options, no_echo=True, name=f"wasmind-host {self.settings.host_id}"
+            )
         try:
             registry = await self._registry(nc.jetstream())
             bus = NatsBus(nc)
@@ -273,6 +275,10 @@ class HostService:
 
     async def _drain(self, nc: Client) -> None:
         """Stop taking agents, end every agent (destructors run), tell the spawner."""
+        with tracing.span("host drain", attributes={"wasmind.host": self.settings.host_id}):
+            await self._drain_agents(nc)
+
+    async def _drain_agents(self, nc: Client) -> None:
         self.draining = True
         host = self.host
         assert host is not None

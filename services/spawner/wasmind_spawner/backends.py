@@ -13,6 +13,7 @@ import anyio
 import structlog
 
 from wasmind.processes import die_with_parent
+from wasmind.telemetry import tracing
 
 __all__ = ["HostBackend", "LocalBackend", "LocalHostOptions"]
 
@@ -89,7 +90,7 @@ class LocalBackend:
             stdin=subprocess.DEVNULL,
             stdout=log_file or subprocess.DEVNULL,
             stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
-            env={**os.environ, **self.options.env},
+            env={**os.environ, **self.options.env, **_trace_parent()},
             start_new_session=True,
             preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl, safe before exec
         )
@@ -139,3 +140,9 @@ class LocalBackend:
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def _trace_parent() -> dict[str, str]:
+    """The launch's trace context for the new process (its ``host start`` span continues the trace)."""
+    parent = tracing.current_headers().get("traceparent")
+    return {tracing.TRACEPARENT_ENV: parent} if parent else {}

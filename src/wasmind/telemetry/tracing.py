@@ -43,6 +43,7 @@ __all__ = [
     "current_headers",
     "enabled",
     "error",
+    "launch_context",
     "setup_tracing",
     "shutdown_tracing",
     "span",
@@ -55,6 +56,8 @@ SERVICE_HOST = "wasmind-host"
 SERVICE_SPAWNER = "wasmind-spawner"
 SERVICE_CLI = "wasmind-cli"
 TRACE_DIR_ENV = "WASMIND_TRACE_DIR"
+TRACEPARENT_ENV = "TRACEPARENT"
+"""A process started on behalf of a span gets that span's ``traceparent`` here (the name other tools use)."""
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -159,6 +162,12 @@ def current_headers(context: Context | None = None) -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier, context=context)
     return carrier
+
+
+def launch_context() -> dict[str, str]:
+    """The ``traceparent`` this process was started with (``TRACEPARENT``), as headers; else empty."""
+    parent = os.environ.get(TRACEPARENT_ENV)
+    return {"traceparent": parent} if parent else {}
 
 
 def context_from(headers: Mapping[str, str]) -> Context:
