@@ -32,6 +32,8 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import Resource
 
+from wasmind.telemetry.tracing import grpc_insecure, otlp_target
+
 __all__ = [
     "delivered",
     "dropped",
@@ -133,16 +135,14 @@ def _exporter(env: Mapping[str, str]) -> MetricExporter | None:
     else:
         return None
     if "otlp" in names:
-        protocol = (
-            env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
-        )
-        if protocol.strip().lower() == "grpc":
+        protocol, endpoint = otlp_target(env, "metrics")
+        if protocol == "grpc":
             from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Grpc
 
-            return Grpc()
+            return Grpc(endpoint=endpoint, insecure=grpc_insecure(endpoint))
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as Http
 
-        return Http()
+        return Http(endpoint=endpoint)
     return ConsoleMetricExporter() if "console" in names else None
 
 

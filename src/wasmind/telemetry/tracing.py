@@ -29,6 +29,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 __all__ = [
@@ -96,7 +97,7 @@ def setup_tracing(
             "service.instance.id": instance_id or f"{socket.gethostname()}-{os.getpid()}",
         }
     )
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, sampler=_sampler(env))
     for processor in processors:
         provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
@@ -137,19 +138,61 @@ def _exporter_names(env: Mapping[str, str]) -> set[str]:
     return {"otlp"} if any(env.get(name) for name in endpoints) else set()
 
 
-def _otlp_exporter(env: Mapping[str, str]) -> SpanExporter:
+def otlp_target(env: Mapping[str, str], signal: str) -> tuple[str, str | None]:
+    """``(protocol, endpoint)`` of one signal (``traces``, ``metrics``) from the standard variables.
+
+    The per-signal endpoint is used as-is; the general one gets ``/v1/<signal>`` appended for
+    http/protobuf (the OTLP rules). ``None``: the exporter's default (localhost).
+    """
+    upper = signal.upper()
     protocol = (
-        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
+        env.get(f"OTEL_EXPORTER_OTLP_{upper}_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
     )
-    if protocol.strip().lower() == "grpc":
+    protocol = protocol.strip().lower()
+    if protocol not in ("grpc", "http/protobuf"):
+        log.warning("unsupported OTLP protocol; using http/protobuf", protocol=protocol)
+        protocol = "http/protobuf"
+    if endpoint := env.get(f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT"):
+        return protocol, endpoint
+    if endpoint := env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return protocol, endpoint if protocol == "grpc" else f"{endpoint.rstrip('/')}/v1/{signal}"
+    return protocol, None
+
+
+def grpc_insecure(endpoint: str | None) -> bool | None:
+    """gRPC without TLS for ``http://`` endpoints (``None``: let the exporter decide)."""
+    return True if endpoint and endpoint.startswith("http://") else None
+
+
+def _otlp_exporter(env: Mapping[str, str]) -> SpanExporter:
+    protocol, endpoint = otlp_target(env, "traces")
+    if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
-        return GrpcExporter()
-    if protocol.strip().lower() != "http/protobuf":
-        log.warning("unsupported OTLP protocol; using http/protobuf", protocol=protocol)
+        return GrpcExporter(endpoint=endpoint, insecure=grpc_insecure(endpoint))
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
-    return HttpExporter()
+    return HttpExporter(endpoint=endpoint)
+
+
+def _sampler(env: Mapping[str, str]) -> Sampler:
+    """``OTEL_TRACES_SAMPLER`` (and ``_ARG``); default parent-based always-on."""
+    name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    try:
+        ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+    except ValueError:
+        ratio = 1.0
+    samplers: dict[str, Sampler] = {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": TraceIdRatioBased(ratio),
+        "parentbased_always_on": ParentBased(ALWAYS_ON),
+        "parentbased_always_off": ParentBased(ALWAYS_OFF),
+        "parentbased_traceidratio": ParentBased(TraceIdRatioBased(ratio)),
+    }
+    if name not in samplers:
+        log.warning("unknown OTEL_TRACES_SAMPLER; using parentbased_always_on", sampler=name)
+    return samplers.get(name, ParentBased(ALWAYS_ON))
 
 
 # --- propagation ---------------------------------------------------------------------------------
