@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from wasmind_sdk import CommandError, CommandResult, ExitStatus, Tool, ToolCall, command, messages
+from wasmind_sdk.arguments import json_type, lone_surrogate
 
 DEFAULT_TIMEOUT = 30
 MIN_TIMEOUT = 1
@@ -103,25 +104,10 @@ class Reply:
     expanded: str
 
 
-def json_type(value: Any) -> str:
-    """The JSON name of a parsed value's type, for error descriptions."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def _checked(text: str, where: str) -> str:
     """``text`` unless it holds a lone surrogate (JSON allows the escape; UTF-8 cannot carry it)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ParameterError(f"invalid unicode in `{where}`: lone surrogate escape") from None
+    if lone_surrogate(text):
+        raise ParameterError(f"invalid unicode in `{where}`: lone surrogate escape")
     return text
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edits import Edit
+from wasmind_sdk.arguments import json_type, lone_surrogate
 
 
 class ParameterError(ValueError):
@@ -29,19 +30,6 @@ class EditParams:
     edits: list[Edit]
 
 
-def json_type(value: Any) -> str:
-    """The JSON name of a parsed value's type."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def _wrong_type(where: str, expected: str, value: Any) -> ParameterError:
     return ParameterError(f"invalid type for `{where}`: expected {expected}, got {json_type(value)}")
 
@@ -49,10 +37,8 @@ def _wrong_type(where: str, expected: str, value: Any) -> ParameterError:
 def _string(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise _wrong_type(where, "a string", value)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ParameterError(f"invalid unicode in `{where}`: lone surrogate escape") from None
+    if lone_surrogate(value):
+        raise ParameterError(f"invalid unicode in `{where}`: lone surrogate escape")
     return value
 
 

@@ -1,58 +1,19 @@
 """``wasmind run`` on the embedded default, as a user runs it: real processes, nothing left behind."""
 
-import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+from processes import WASMIND, assert_no_leftovers, run_env
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "word-count.toml"
-WASMIND = str(Path(sys.executable).parent / "wasmind")
-
-
-def _env(tmp_path: Path) -> tuple[dict[str, str], str]:
-    marker = uuid.uuid4().hex
-    env = {
-        **os.environ,
-        "WASMIND_STATE_DIR": str(tmp_path / "state"),
-        "WASMIND_DATA_DIR": str(tmp_path / "data"),
-        "WASMIND_TEST_MARKER": marker,
-    }
-    return env, marker
-
-
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if f"WASMIND_TEST_MARKER={marker}".encode() in (entry / "environ").read_bytes():
-                state = (entry / "stat").read_text().split(")", 1)[1].split()[0]
-                if state != "Z":
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
-def _no_leftovers(marker: str) -> None:
-    deadline = time.monotonic() + 10
-    while _processes_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    leftovers = _processes_with(marker)
-    for pid in leftovers:
-        os.kill(pid, signal.SIGKILL)
-    assert not leftovers, f"processes left behind: {leftovers}"
 
 
 def test_a_headless_run_prints_the_answer_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    env, marker = _env(tmp_path)
+    env, marker = run_env(tmp_path)
     done = subprocess.run(
         [WASMIND, "run", str(DEMO), "-p", "alpha beta gamma delta epsilon"],
         capture_output=True,
@@ -64,12 +25,12 @@ def test_a_headless_run_prints_the_answer_and_leaves_nothing_behind(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("Total: 5 words from 3 worker agents.")
     assert "[000000] done: Counted 5 words" in done.stderr
-    _no_leftovers(marker)
+    assert_no_leftovers(marker)
     assert not (tmp_path / "state" / "current-run.json").exists()
 
 
 def test_ctrl_c_stops_an_interactive_run_and_every_process(tmp_path: Path) -> None:
-    env, marker = _env(tmp_path)
+    env, marker = run_env(tmp_path)
     with subprocess.Popen(
         [WASMIND, "run", str(DEMO)],
         stdin=subprocess.PIPE,
@@ -79,7 +40,7 @@ def test_ctrl_c_stops_an_interactive_run_and_every_process(tmp_path: Path) -> No
         env=env,
     ) as chat:
         _chat(chat, tmp_path)
-    _no_leftovers(marker)
+    assert_no_leftovers(marker)
 
 
 def _chat(chat: "subprocess.Popen[str]", tmp_path: Path) -> None:
@@ -104,7 +65,7 @@ def _chat(chat: "subprocess.Popen[str]", tmp_path: Path) -> None:
 
 
 def test_an_invalid_configuration_fails_before_starting_anything(tmp_path: Path) -> None:
-    env, marker = _env(tmp_path)
+    env, marker = run_env(tmp_path)
     config = tmp_path / "bad.toml"
     config.write_text(
         'starting_actors = ["ghost"]\n[actors.echo]\nsource = { path = "%s" }\n'
@@ -121,12 +82,12 @@ def test_an_invalid_configuration_fails_before_starting_anything(tmp_path: Path)
     assert done.returncode == 1
     assert "Unknown starting actor 'ghost'. Defined actors: echo" in done.stderr
     assert "Traceback" not in done.stderr
-    _no_leftovers(marker)
+    assert_no_leftovers(marker)
 
 
 @pytest.mark.parametrize("args", [["agents"], ["tail"]])
 def test_operator_commands_explain_when_no_run_is_going(tmp_path: Path, args: list[str]) -> None:
-    env, _ = _env(tmp_path)
+    env, _ = run_env(tmp_path)
     done = subprocess.run([WASMIND, *args], capture_output=True, text=True, env=env, timeout=30, check=False)
     assert done.returncode == 1 and "no `wasmind run` is running here" in done.stderr
 
@@ -136,7 +97,7 @@ async def test_a_run_joins_an_existing_swarm_with_nats_and_swarm(nats_url: str, 
     import anyio
     from swarm_harness import running_swarm
 
-    env, _ = _env(tmp_path)
+    env, _ = run_env(tmp_path)
     async with running_swarm(nats_url, "joined", tmp_path, hosts=2, capacity=2):
         command = [WASMIND, "run", str(DEMO), "--nats", nats_url, "--swarm", "joined", "-p", "a b c d"]
         for _ in range(2):  # the run stops its root agent, so a second run can start one again
@@ -158,7 +119,7 @@ async def test_operator_commands_show_agents_publish_and_tail_a_live_swarm(
     import anyio
     from swarm_harness import running_swarm
 
-    env, _ = _env(tmp_path)
+    env, _ = run_env(tmp_path)
     target = ["--nats", nats_url, "--swarm", "ops"]
 
     def wasmind(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

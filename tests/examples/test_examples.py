@@ -6,14 +6,9 @@ in-process host: its answer, its bad inputs, a failed spawn and its deadline.
 """
 
 import json
-import os
 import re
-import signal
 import subprocess
-import sys
-import time
 import tomllib
-import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +18,7 @@ import anyio
 import pytest
 import tomli_w
 from harness import Recorder, running_host
+from processes import WASMIND, assert_no_leftovers, run_env
 
 from wasmind.config.resolve import resolve
 from wasmind.config.user import load_user_config
@@ -38,7 +34,6 @@ EXAMPLES = REPO / "examples"
 OFFLINE_DEMO = EXAMPLES / "offline-demo.toml"
 SCRIPT = EXAMPLES / "offline-demo.script.toml"
 CONFIGS = sorted(p for p in EXAMPLES.glob("*.toml") if not p.name.endswith(".script.toml"))
-WASMIND = str(Path(sys.executable).parent / "wasmind")
 HAIKU_FILE = Path("/tmp/wasmind-demo/haiku.txt")
 HAIKU = "Small actors in wasm\nwhisper over NATS at dusk\nagents bloom, then rest\n"
 PROMPT = "Write a haiku about Wasmind to /tmp/wasmind-demo/haiku.txt, then count its words in parallel"
@@ -101,43 +96,6 @@ def test_the_offline_demo_script_loads_and_chains_on_real_tool_results() -> None
 # --- real processes ------------------------------------------------------------------------------
 
 
-def _env(tmp_path: Path, **extra: str) -> tuple[dict[str, str], str]:
-    marker = uuid.uuid4().hex
-    env = {
-        **os.environ,
-        "WASMIND_STATE_DIR": str(tmp_path / "state"),
-        "WASMIND_DATA_DIR": str(tmp_path / "data"),
-        "WASMIND_TEST_MARKER": marker,
-        **extra,
-    }
-    return env, marker
-
-
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if f"WASMIND_TEST_MARKER={marker}".encode() in (entry / "environ").read_bytes():
-                state = (entry / "stat").read_text().split(")", 1)[1].split()[0]
-                if state != "Z":
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
-def _no_leftovers(marker: str) -> None:
-    deadline = time.monotonic() + 10
-    while _processes_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    leftovers = _processes_with(marker)
-    for pid in leftovers:
-        os.kill(pid, signal.SIGKILL)
-    assert not leftovers, f"processes left behind: {leftovers}"
-
-
 def _run(config: Path, prompt: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [WASMIND, "run", str(config), "-p", prompt],
@@ -151,7 +109,7 @@ def _run(config: Path, prompt: str, env: dict[str, str], cwd: Path) -> subproces
 
 
 def test_the_offline_demo_runs_end_to_end_with_the_scripted_llm(tmp_path: Path) -> None:
-    env, marker = _env(tmp_path)
+    env, marker = run_env(tmp_path)
     HAIKU_FILE.unlink(missing_ok=True)
     done = _run(OFFLINE_DEMO, PROMPT, env, tmp_path)
     err = done.stderr
@@ -176,7 +134,7 @@ def test_the_offline_demo_runs_end_to_end_with_the_scripted_llm(tmp_path: Path) 
     assert all(f"[{scope}] exited" in err for _, scope, _ in reports)
     # the file the assistant wrote, and nothing left running
     assert HAIKU_FILE.read_text() == HAIKU
-    _no_leftovers(marker)
+    assert_no_leftovers(marker)
     assert not (tmp_path / "state" / "current-run.json").exists()
 
 
@@ -202,7 +160,7 @@ def test_the_real_model_examples_run_against_a_stand_in_endpoint(
     if tools:
         call = {"name": "execute_bash", "arguments": {"command": "echo tool-ran-$((6*7))"}}
         replies = [ScriptedReply(tool_calls=[call]), ScriptedReply("The tool said 42.", when="tool-ran-42")]
-    env, marker = _env(tmp_path, LITELLM_MASTER_KEY="sk-stand-in")
+    env, marker = run_env(tmp_path, LITELLM_MASTER_KEY="sk-stand-in")
     with ScriptedLLM(replies, models=["openai/gpt-5-mini"]) as llm:
         config = _with_endpoint(EXAMPLES / name, llm.url, tmp_path / name)
         done = _run(config, "hello", env, tmp_path)
@@ -211,7 +169,7 @@ def test_the_real_model_examples_run_against_a_stand_in_endpoint(
     assert done.stdout.strip() == ("The tool said 42." if tools else "Hello from the stand-in.")
     assert requests and all(r["model"] == "openai/gpt-5-mini" for r in requests)
     assert sorted(t["function"]["name"] for t in requests[0].get("tools", [])) == sorted(tools)
-    _no_leftovers(marker)
+    assert_no_leftovers(marker)
 
 
 # --- the tool actor in-process -------------------------------------------------------------------

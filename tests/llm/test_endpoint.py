@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 import anyio
 import httpx
 import pytest
+from processes import WASMIND, run_env
 
 from wasmind.config.errors import ConfigError
 from wasmind.config.user import parse_user_config
@@ -34,7 +35,6 @@ from wasmind.llm.endpoint import (
 from wasmind.llm.scripted import ScriptedLLM
 
 REPO = Path(__file__).resolve().parents[2]
-WASMIND = str(Path(sys.executable).parent / "wasmind")
 
 
 class Schedule(TypedDict):
@@ -539,11 +539,7 @@ async def test_wasmind_run_serves_the_scripted_endpoint_and_publishes_a_replayab
         f'[actors.demo_worker]\nsource = {{ path = "{examples / "demo_worker"}" }}\n'
         '[litellm]\nscripted = "llm.script.toml"\n'
     )
-    env = {
-        **os.environ,
-        "WASMIND_STATE_DIR": str(tmp_path / "state"),
-        "WASMIND_DATA_DIR": str(tmp_path / "data"),
-    }
+    env, _ = run_env(tmp_path)
     swarm = "llmrun"
     async with running_swarm(nats_url, swarm, tmp_path, hosts=1, capacity=4):
         done = await anyio.to_thread.run_sync(
@@ -580,11 +576,7 @@ def test_wasmind_run_stops_before_starting_anything_when_the_endpoint_cannot_be_
         f'[actors.echo]\nsource = {{ path = "{REPO / "actors" / "examples" / "echo"}" }}\n'
         "[litellm]\nport = 4001\n"
     )
-    env = {
-        **os.environ,
-        "WASMIND_STATE_DIR": str(tmp_path / "state"),
-        "WASMIND_DATA_DIR": str(tmp_path / "data"),
-    }
+    env, _ = run_env(tmp_path)
     done = subprocess.run(
         [WASMIND, "run", str(config), "-p", "hi"],
         capture_output=True,

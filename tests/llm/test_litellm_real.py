@@ -121,7 +121,6 @@ async def test_a_real_litellm_proxy_serves_mock_models_with_our_key_and_stops(tm
 def test_an_assistant_answers_through_a_real_litellm_proxy_started_by_wasmind_run(tmp_path: Path) -> None:
     """The whole path: [litellm] models -> proxy child -> replayed BaseUrlUpdate -> assistant with the key."""
     import subprocess
-    import sys
 
     import tomli_w
 
@@ -140,9 +139,11 @@ def test_an_assistant_answers_through_a_real_litellm_proxy_started_by_wasmind_ru
             }
         )
     )
-    env = {k: v for k, v in os.environ.items() if k != "LITELLM_MASTER_KEY"}
-    env.update(WASMIND_STATE_DIR=str(tmp_path / "state"), WASMIND_DATA_DIR=str(tmp_path / "data"))
-    wasmind = str(Path(sys.executable).parent / "wasmind")
+    from processes import WASMIND, run_env
+
+    env, _ = run_env(tmp_path)
+    env.pop("LITELLM_MASTER_KEY", None)
+    wasmind = WASMIND
     done = subprocess.run(
         [wasmind, "run", str(config), "-p", "hi"],
         capture_output=True,
