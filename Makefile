@@ -60,8 +60,12 @@ $(LITELLM_VENV)/bin/litellm:
 test-litellm: venv litellm-env  ## the slow tier against a real LiteLLM proxy (mock models, no network)
 	WASMIND_LITELLM=$(CURDIR)/$(LITELLM_VENV)/bin/litellm $(BIN)/pytest -m slow tests/llm/test_litellm_real.py
 
-bench: venv  ## run the benchmark suites (JSON lines)
+bench: venv  ## every benchmark suite at full size, one after the other (JSON lines; ~5 min, 1,000 agents)
 	$(BIN)/wasmind bench runtime --json
+	$(BIN)/wasmind bench messaging --json
+	$(BIN)/wasmind bench spawn --json
+	$(BIN)/wasmind bench scale --json
+	$(BIN)/wasmind bench build --json
 
 clean:  ## remove the venv and the local build cache
 	rm -rf $(VENV) .wasmind-cache

@@ -1,10 +1,12 @@
 """Benchmark results: one record per figure, printed as JSON lines or as a table."""
 
 import json
+import math
 import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 from rich.table import Table
 
@@ -21,7 +23,12 @@ def percentile(samples: Sequence[float], q: float) -> float:
 
 @dataclass
 class Result:
-    """One measured figure. ``target`` and ``ok`` are set when the figure has a target."""
+    """One measured figure. ``target``, ``better`` and ``ok`` are set when the figure has a target.
+
+    ``target`` and ``ok`` always concern ``value``. ``better`` says which way the target goes:
+    ``"lower"`` (``value`` at most ``target``: latencies, memory) or ``"higher"`` (at least
+    ``target``: rates). A target stated as a ratio is a figure of its own (:meth:`quotient`).
+    """
 
     suite: str
     name: str
@@ -30,6 +37,7 @@ class Result:
     p99: float | None = None
     samples: int = 0
     target: float | None = None
+    better: Literal["lower", "higher"] | None = None
     ok: bool | None = None
     baseline: str | None = None
     ratio: float | None = None
@@ -43,18 +51,41 @@ class Result:
         unit: str,
         scale: float = 1.0,
         target: float | None = None,
+        *,
+        higher_is_better: bool = False,
     ) -> "Result":
-        """Median (and p99) of ``samples`` times ``scale``, checked against ``target`` (lower is better)."""
+        """Median (and p99) of ``samples`` times ``scale``, checked against ``target``."""
         value = statistics.median(samples) * scale
         result = cls(
             suite, name, round(value, 3), unit, round(percentile(samples, 0.99) * scale, 3), len(samples)
         )
-        return result.check(target)
+        return result.check(target, higher_is_better=higher_is_better)
 
-    def check(self, target: float | None) -> "Result":
-        """Set ``target`` and whether the value meets it (lower is better)."""
+    @classmethod
+    def quotient(
+        cls,
+        name: str,
+        numerator: "Result",
+        denominator: "Result",
+        target: float | None = None,
+        *,
+        higher_is_better: bool = False,
+    ) -> "Result":
+        """A figure that is the ratio of two results of the same run (``numerator / denominator``).
+
+        For targets stated as ratios ("≥ 70 % of the bare rate", "≤ 1.3× the latency with 10
+        agents"): the ratio is the ``value``, so ``target`` and ``ok`` keep meaning the value.
+        """
+        value = round(numerator.value / denominator.value, 3) if denominator.value else math.nan
+        result = cls(numerator.suite, name, value, "×", samples=numerator.samples, baseline=denominator.name)
+        return result.check(target, higher_is_better=higher_is_better)
+
+    def check(self, target: float | None, *, higher_is_better: bool = False) -> "Result":
+        """Set ``target`` and whether ``value`` meets it (at most, or at least if ``higher_is_better``)."""
         if target is not None:
-            self.target, self.ok = target, self.value <= target
+            self.target = target
+            self.better = "higher" if higher_is_better else "lower"
+            self.ok = self.value >= target if higher_is_better else self.value <= target
         return self
 
     def against(self, baseline: "Result") -> "Result":
@@ -74,12 +105,16 @@ def print_results(results: Sequence[Result], as_json: bool) -> None:
     table = Table("suite", "figure", "value", "p99", "target", "vs baseline")
     for r in results:
         mark = "" if r.ok is None else (" [green]✓[/]" if r.ok else " [red]✗[/]")
+        if r.ratio is not None:
+            versus = f"{r.ratio}× {r.baseline}"
+        else:
+            versus = f"of {r.baseline}" if r.baseline else ""
         table.add_row(
             r.suite,
             r.name,
             f"{r.value:g} {r.unit}{mark}",
             "" if r.p99 is None else f"{r.p99:g}",
-            "" if r.target is None else f"≤ {r.target:g}",
-            "" if r.ratio is None else f"{r.ratio}× {r.baseline}",
+            "" if r.target is None else f"{'≥' if r.better == 'higher' else '≤'} {r.target:g}",
+            versus,
         )
     console.print(table)
