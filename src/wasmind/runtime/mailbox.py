@@ -94,6 +94,23 @@ class Mailbox(Generic[T]):
                 break
         return item
 
+    async def get_batch(self, limit: int) -> list[T]:
+        """The next item and up to ``limit - 1`` more that are already queued (one wake-up for many).
+
+        Raises :class:`MailboxClosed` once closed and drained.
+        """
+        batch = [await self.get()]
+        while self._items and len(batch) < limit:
+            batch.append(self._items.popleft())
+            if self._writers:
+                _wake(self._writers.popleft())
+        return batch
+
+    def requeue(self, items: list[T]) -> None:
+        """Put taken ``items`` back at the front, in order (not counted again)."""
+        self._items.extendleft(reversed(items))
+        _wake(self._reader)
+
     def close(self) -> None:
         """Stop accepting items; the consumer drains what is queued, then gets :class:`MailboxClosed`."""
         self._closed = True

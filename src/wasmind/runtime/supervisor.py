@@ -23,6 +23,9 @@ __all__ = ["BACKOFF_MAX", "CRASH_LIMIT", "CRASH_WINDOW", "Delivery", "Supervised
 
 log = structlog.get_logger("wasmind.runtime")
 
+BATCH = 32
+"""Queued messages handed to the worker thread at once."""
+
 Delivery = tuple[Envelope, "tracing.Span | None"]
 """A mailbox entry: the message and, when tracing, its CONSUMER span (ended after the call)."""
 
@@ -128,30 +131,30 @@ class SupervisedActor:
             attributes=attributes,
         )
 
-    async def _handle(
-        self, instance: ActorInstance, envelope: Envelope, received: tracing.Span | None
-    ) -> None:
-        if received is None and not metrics.enabled():
-            await self.host.workers.run(instance.handle, envelope)
-            return
-        started = time.perf_counter()
-        failed = False
-        try:
-            if received is None:
-                await self.host.workers.run(instance.handle, envelope)
-            else:
-                await self.host.workers.run(self._traced_handle, instance, envelope, received)
-        except GuestTrap as trap:
-            failed = True
-            tracing.error(received, trap.summary)
-            raise
-        finally:
-            metrics.handled(time.perf_counter() - started, self.spec.actor_id, envelope.message_type, failed)
+    def _handle_batch(self, instance: ActorInstance, batch: list[Delivery]) -> tuple[int, GuestTrap] | None:
+        """On a worker thread: the calls for ``batch`` in order; ``(index, trap)`` of a call that trapped."""
+        for index, (envelope, received) in enumerate(batch):
+            started = time.perf_counter()
+            trap: GuestTrap | None = None
+            try:
+                if received is None:
+                    instance.handle(envelope)
+                else:
+                    self._traced_handle(instance, envelope, received)
+            except GuestTrap as error:
+                trap = error
+                tracing.error(received, trap.summary)
+            metrics.handled(
+                time.perf_counter() - started, self.spec.actor_id, envelope.message_type, trap is not None
+            )
             if received is not None:
                 received.end()
+            if trap is not None:
+                return index, trap
+        return None
 
     def _traced_handle(self, instance: ActorInstance, envelope: Envelope, received: tracing.Span) -> None:
-        """On the worker thread: the actor call as a child of the delivery (guest broadcasts join it)."""
+        """The actor call as a child of the delivery (guest broadcasts join it)."""
         waited_ms = (time.time_ns() - (getattr(received, "start_time", None) or time.time_ns())) / 1e6
         attributes: dict[str, str | float] = {
             **self._attributes(envelope),
@@ -164,35 +167,49 @@ class SupervisedActor:
             instance.handle(envelope)
 
     async def run(self) -> None:
-        """The message loop; returns after the own-scope ``Exit`` (or close) and the destructor."""
+        """The message loop; returns after the own-scope ``Exit`` (or close) and the destructor.
+
+        Messages already queued are handed to the worker thread together (up to ``BATCH``): one
+        thread hop for many calls, each still one at a time and in order.
+        """
         try:
             while True:
                 try:
-                    envelope, received = await self.mailbox.get()
+                    batch = await self.mailbox.get_batch(BATCH)
                 except MailboxClosed:
                     break
-                if self.is_own_exit(envelope):
+                exit_at = next((i for i, (e, _) in enumerate(batch) if self.is_own_exit(e)), None)
+                await self._deliver_batch(batch if exit_at is None else batch[:exit_at])
+                if exit_at is not None:
                     break
-                if self.instance is None:
-                    if received is not None:
-                        tracing.error(received, "not delivered: the actor failed permanently")
-                        received.end()
-                    continue  # permanently failed: the rest of the agent keeps running
-                try:
-                    await self._handle(self.instance, envelope, received)
-                except GuestTrap as trap:
-                    log.error(
-                        "message not redelivered after trap",
-                        actor=self.label,
-                        message_type=envelope.message_type,
-                        correlation_id=envelope.id,
-                    )
-                    await self._recover(trap)
         finally:
             self.mailbox.close()
             with anyio.CancelScope(shield=True):
                 await self._destroy()
             self.stopped.set()
+
+    async def _deliver_batch(self, batch: list[Delivery]) -> None:
+        if not batch:
+            return
+        if self.instance is None:  # permanently failed: the rest of the agent keeps running
+            for _, received in batch:
+                if received is not None:
+                    tracing.error(received, "not delivered: the actor failed permanently")
+                    received.end()
+            return
+        trapped = await self.host.workers.run(self._handle_batch, self.instance, batch)
+        if trapped is None:
+            return
+        index, trap = trapped
+        envelope = batch[index][0]
+        log.error(
+            "message not redelivered after trap",
+            actor=self.label,
+            message_type=envelope.message_type,
+            correlation_id=envelope.id,
+        )
+        self.mailbox.requeue(batch[index + 1 :])  # the restarted instance gets the rest
+        await self._recover(trap)
 
     async def _destroy(self) -> None:
         instance, self.instance = self.instance, None
