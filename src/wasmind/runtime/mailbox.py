@@ -2,7 +2,9 @@
 
 ``put`` waits for space up to a limit and then reports a drop (never silent); ``put_urgent``
 bypasses the capacity for an own-scope ``Exit`` while keeping its position in the queue.
-Wake-ups use bare asyncio futures: this sits on the path of every delivered message.
+Wake-ups use bare asyncio futures: this sits on the path of every delivered message. Writers
+blocked on a full mailbox resume together once it has drained to a low-water mark (a quarter of
+the capacity free), so a sustained flood costs one wait per many messages instead of one each.
 """
 
 import asyncio
@@ -41,6 +43,8 @@ class Mailbox(Generic[T]):
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
+        self._resume_at = capacity - max(1, capacity // 4)
+        """Depth at which blocked writers resume."""
         self._items: deque[T] = deque()
         self._reader: asyncio.Future[None] | None = None
         self._writers: deque[asyncio.Future[None]] = deque()
@@ -87,11 +91,7 @@ class Mailbox(Generic[T]):
             self._reader = asyncio.get_running_loop().create_future()
             await self._reader
         item = self._items.popleft()
-        while self._writers:  # skip writers that gave up waiting
-            writer = self._writers.popleft()
-            if not writer.done():
-                writer.set_result(None)
-                break
+        self._resume_writers()
         return item
 
     async def get_batch(self, limit: int) -> list[T]:
@@ -102,9 +102,13 @@ class Mailbox(Generic[T]):
         batch = [await self.get()]
         while self._items and len(batch) < limit:
             batch.append(self._items.popleft())
-            if self._writers:
-                _wake(self._writers.popleft())
+        self._resume_writers()
         return batch
+
+    def _resume_writers(self) -> None:
+        if self._writers and len(self._items) <= self._resume_at:
+            while self._writers:
+                _wake(self._writers.popleft())
 
     def requeue(self, items: list[T]) -> None:
         """Put taken ``items`` back at the front, in order (not counted again)."""

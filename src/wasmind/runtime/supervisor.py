@@ -23,7 +23,7 @@ __all__ = ["BACKOFF_MAX", "CRASH_LIMIT", "CRASH_WINDOW", "Delivery", "Supervised
 
 log = structlog.get_logger("wasmind.runtime")
 
-BATCH = 32
+BATCH = 64
 """Queued messages handed to the worker thread at once."""
 
 Delivery = tuple[Envelope, "tracing.Span | None"]
