@@ -25,6 +25,7 @@ from importlib.metadata import version
 from typing import Any
 
 from wasmtime import StoreContext, WasmtimeError
+from wasmtime import _bindings
 from wasmtime import _ffi as ffi
 from wasmtime.component import Func, LinkerInstance, Record, Variant
 from wasmtime.component._enter import catch_exceptions, maybe_raise_last_exn
@@ -53,7 +54,16 @@ from wasmtime.component._types import (
     VariantType,
 )
 
-__all__ = ["SUPPORTED", "FastFunc", "HostFunc", "add_host_func", "compile_lift", "compile_lower", "record"]
+__all__ = [
+    "SUPPORTED",
+    "FastFunc",
+    "HostFunc",
+    "add_host_func",
+    "compile_lift",
+    "compile_lower",
+    "record",
+    "set_epoch_deadline",
+]
 
 SUPPORTED = "50."
 """wasmtime-py major version this module was written against."""
@@ -76,10 +86,42 @@ def _kind(name: str) -> Any:
     return getattr(ffi, f"WASMTIME_COMPONENT_{name}")
 
 
+# ctypes releases the GIL around every foreign call. Marshalling one message makes ~20 short C
+# calls (allocations, frees); each release lets the event-loop thread take the GIL, and taking it
+# back is a context switch (measured: ~20 per guest call while the loop is busy). Calls that never
+# block and never run guest code therefore go through a PyDLL handle of the same library, which
+# keeps the GIL; only the call into the guest (``func_call``) releases it.
+_GIL_HELD = ctypes.PyDLL(ffi.dll._name)
+
+
+def _holding_gil(name: str) -> Any:
+    """The C function ``name`` with wasmtime-py's signature, called without releasing the GIL."""
+    original = getattr(_bindings, f"_{name}")
+    fn = getattr(_GIL_HELD, name)
+    fn.restype, fn.argtypes = original.restype, original.argtypes
+    return fn
+
+
+_vallist_new_uninit = _holding_gil("wasmtime_component_vallist_new_uninit")
+_vallist_delete = _holding_gil("wasmtime_component_vallist_delete")
+_valrecord_new_uninit = _holding_gil("wasmtime_component_valrecord_new_uninit")
+_valrecord_delete = _holding_gil("wasmtime_component_valrecord_delete")
+_valtuple_new_uninit = _holding_gil("wasmtime_component_valtuple_new_uninit")
+_valtuple_delete = _holding_gil("wasmtime_component_valtuple_delete")
+_val_new = _holding_gil("wasmtime_component_val_new")
+_val_delete = _holding_gil("wasmtime_component_val_delete")
+_byte_vec_delete = _holding_gil("wasm_byte_vec_delete")
+_set_epoch_deadline = _holding_gil("wasmtime_context_set_epoch_deadline")
+
 # wasm_byte_vec_new with a char* source, so bytes pass without a copy into a ctypes array.
-_byte_vec_new = ctypes.CFUNCTYPE(None, ctypes.POINTER(ffi.wasm_byte_vec_t), ctypes.c_size_t, ctypes.c_char_p)(
-    ("wasm_byte_vec_new", ffi.dll)
+_byte_vec_new = ctypes.PYFUNCTYPE(None, ctypes.POINTER(ffi.wasm_byte_vec_t), ctypes.c_size_t, ctypes.c_char_p)(
+    ("wasm_byte_vec_new", _GIL_HELD)
 )
+
+
+def set_epoch_deadline(store: Any, ticks: int) -> None:
+    """``Store.set_epoch_deadline`` without releasing the GIL."""
+    _set_epoch_deadline(store._context(), ticks)
 
 
 def _byte_vec(data: bytes) -> Any:
@@ -129,7 +171,7 @@ def _lower_bytes(store: Any, value: Any, dst: Any) -> None:
         raise TypeError(f"expected bytes for list<u8>, got {type(value).__name__}")
     n = len(value)
     raw = ffi.wasmtime_component_vallist_t()
-    ffi.wasmtime_component_vallist_new_uninit(byref(raw), n)
+    _vallist_new_uninit(byref(raw), n)
     if n:
         image = bytearray(n * VAL_SIZE)
         image[0::VAL_SIZE] = U8_KIND * n
@@ -144,7 +186,7 @@ def _lower_list(element: Lower) -> Lower:
         if not isinstance(value, list):
             raise TypeError(f"expected list, got {type(value).__name__}")
         raw = ffi.wasmtime_component_vallist_t()
-        ffi.wasmtime_component_vallist_new_uninit(byref(raw), len(value))
+        _vallist_new_uninit(byref(raw), len(value))
         done = 0
         try:
             for item in value:
@@ -153,7 +195,7 @@ def _lower_list(element: Lower) -> Lower:
         except BaseException:
             for j in range(done, len(value)):
                 _neutralize(raw.data[j])
-            ffi.wasmtime_component_vallist_delete(byref(raw))
+            _vallist_delete(byref(raw))
             raise
         dst.kind = ffi.WASMTIME_COMPONENT_LIST
         dst.of.list = raw
@@ -167,7 +209,7 @@ def _lower_record(fields: list[tuple[str, Lower]]) -> Lower:
 
     def lower(store: Any, value: Any, dst: Any) -> None:
         raw = ffi.wasmtime_component_valrecord_t()
-        ffi.wasmtime_component_valrecord_new_uninit(byref(raw), len(lowers))
+        _valrecord_new_uninit(byref(raw), len(lowers))
         done = 0
         try:
             for (name, encoded), field_lower in zip(names, lowers, strict=True):
@@ -179,7 +221,7 @@ def _lower_record(fields: list[tuple[str, Lower]]) -> Lower:
             for j in range(done, len(lowers)):
                 _neutralize(raw.data[j].val)
                 raw.data[j].name = _byte_vec(b"")
-            ffi.wasmtime_component_valrecord_delete(byref(raw))
+            _valrecord_delete(byref(raw))
             raise
         dst.kind = ffi.WASMTIME_COMPONENT_RECORD
         dst.of.record = raw
@@ -192,7 +234,7 @@ def _lower_tuple(items: list[Lower]) -> Lower:
         if not isinstance(value, tuple) or len(value) != len(items):
             raise TypeError(f"expected a tuple of {len(items)} items")
         raw = ffi.wasmtime_component_valtuple_t()
-        ffi.wasmtime_component_valtuple_new_uninit(byref(raw), len(items))
+        _valtuple_new_uninit(byref(raw), len(items))
         done = 0
         try:
             for item_lower, item in zip(items, value, strict=True):
@@ -201,7 +243,7 @@ def _lower_tuple(items: list[Lower]) -> Lower:
         except BaseException:
             for j in range(done, len(items)):
                 _neutralize(raw.data[j])
-            ffi.wasmtime_component_valtuple_delete(byref(raw))
+            _valtuple_delete(byref(raw))
             raise
         dst.kind = ffi.WASMTIME_COMPONENT_TUPLE
         dst.of.tuple = raw
@@ -268,7 +310,7 @@ def _payload_ptr(case: _Case, store: Any, payload: Any) -> Any:
         return None
     raw = Val()
     case.lower(store, payload, raw)
-    return ffi.wasmtime_component_val_new(byref(raw))
+    return _val_new(byref(raw))
 
 
 def _lower_variant(cases: list[_Case], tagged: bool, kind_name: str) -> Lower:
@@ -358,7 +400,7 @@ def _scalar_lift(field: str, convert: Callable[[Any], Any]) -> Lift:
 def _lift_string(src: Any) -> str:
     vec = src.of.string
     text = string_at(vec.data, vec.size).decode() if vec.size else ""
-    ffi.wasm_byte_vec_delete(byref(src.of.string))
+    _byte_vec_delete(byref(src.of.string))
     return text
 
 
@@ -366,7 +408,7 @@ def _lift_bytes(src: Any) -> bytes:
     raw = src.of.list
     n = raw.size
     data = string_at(raw.data, n * VAL_SIZE)[VAL_OFFSET::VAL_SIZE] if n else b""
-    ffi.wasmtime_component_vallist_delete(byref(src.of.list))
+    _vallist_delete(byref(src.of.list))
     return data
 
 
@@ -381,7 +423,7 @@ def _lift_list(element: Lift) -> Lift:
                 _neutralize(item)
             return items
         finally:
-            ffi.wasmtime_component_vallist_delete(byref(src.of.list))
+            _vallist_delete(byref(src.of.list))
 
     return lift
 
@@ -397,7 +439,7 @@ def _lift_record(fields: list[tuple[str, Lift]]) -> Lift:
                 _neutralize(entry.val)
             return record
         finally:
-            ffi.wasmtime_component_valrecord_delete(byref(src.of.record))
+            _valrecord_delete(byref(src.of.record))
 
     return lift
 
@@ -412,7 +454,7 @@ def _lift_tuple(items: list[Lift]) -> Lift:
                 _neutralize(raw.data[i])
             return tuple(values)
         finally:
-            ffi.wasmtime_component_valtuple_delete(byref(src.of.tuple))
+            _valtuple_delete(byref(src.of.tuple))
 
     return lift
 
@@ -422,7 +464,7 @@ def _lift_case(case: _Case, tagged: bool, ptr: Any) -> Any:
         return Variant(case.name) if tagged else None
     payload = case.lift(ptr.contents)
     _neutralize(ptr.contents)
-    ffi.wasmtime_component_val_delete(ptr)
+    _val_delete(ptr)
     return Variant(case.name, payload) if tagged else payload
 
 
@@ -458,7 +500,7 @@ def _lift_variant(cases: list[_Case], tagged: bool) -> Lift:
 
 def _lift_string_vec(vec: Any) -> str:
     text = string_at(vec.data, vec.size).decode() if vec.size else ""
-    ffi.wasm_byte_vec_delete(byref(vec))
+    _byte_vec_delete(byref(vec))
     return text
 
 
@@ -571,7 +613,7 @@ class FastFunc:
             return sig.result_lift(result) if sig.result_lift is not None else None
         finally:
             for i in range(lowered):
-                ffi.wasmtime_component_val_delete(byref(params[i]))
+                _val_delete(byref(params[i]))
 
 
 # --- host functions called by the guest --------------------------------------------------------

@@ -191,7 +191,7 @@ class ActorInstance:
                         "handle": FastFunc(funcs["[method]actor.handle-message"], exports.handle_message),
                         "destructor": FastFunc(funcs["[method]actor.destructor"], exports.destructor),
                     }
-                    store.set_epoch_deadline(self._deadline_ticks)
+                    abi.set_epoch_deadline(store, self._deadline_ticks)
                     self._actor = self._calls["constructor"](store, self.scope, self.spec.config_toml)
             except Exception as error:  # noqa: BLE001 - any failure of a guest call is a trap
                 self._flush_output()
@@ -217,7 +217,7 @@ class ActorInstance:
             self._message_id = envelope.id
             try:
                 with serving(self):
-                    store.set_epoch_deadline(self._deadline_ticks)
+                    abi.set_epoch_deadline(store, self._deadline_ticks)
                     self._calls["handle"](store, actor, record)
             except Exception as error:  # noqa: BLE001 - any failure of a guest call is a trap
                 self._flush_output()
@@ -235,7 +235,7 @@ class ActorInstance:
                 return
             try:
                 with serving(self):
-                    store.set_epoch_deadline(self._deadline_ticks)
+                    abi.set_epoch_deadline(store, self._deadline_ticks)
                     self._calls["destructor"](store, actor)
                     actor.drop(store)
             except Exception as error:  # noqa: BLE001 - any failure of a guest call is a trap
@@ -258,7 +258,7 @@ class ActorInstance:
     def _new_store(self) -> wasmtime.Store:
         store = wasmtime.Store(self.spec.component.engine)
         store.set_limits(memory_size=self.spec.limits.memory_bytes)
-        store.set_epoch_deadline(self._deadline_ticks)
+        abi.set_epoch_deadline(store, self._deadline_ticks)
         wasi = wasmtime.WasiConfig()
         wasi.stdout_file = str(self._stdout.path)
         wasi.stderr_file = str(self._stderr.path)
@@ -358,4 +358,4 @@ class ActorInstance:
     def rearm_deadline(self) -> None:
         """Restart the execution deadline (time spent in host calls does not count)."""
         if self._store is not None:
-            self._store.set_epoch_deadline(self._deadline_ticks)
+            abi.set_epoch_deadline(self._store, self._deadline_ticks)
