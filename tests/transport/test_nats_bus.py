@@ -20,6 +20,7 @@ from wasmind.transport.nats import (
     NatsOptions,
     PayloadTooLargeError,
     connect,
+    plain_headers,
 )
 from wasmind.transport.natsserver import NatsServer, NatsServerConfig
 
@@ -166,6 +167,32 @@ async def test_handlers_see_wire_order_across_overlapping_and_disjoint_subscript
     for pattern in patterns:
         assert [n for pat, n in received if pat == pattern] == expected[pattern]
     assert len(received) == total
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b"Wasmind-Id: root:abc", b"Wasmind-From-Actor: bench", b"Wasmind-From-Scope: abc123"],
+        [b"A:no-space", b"B:\tTabbed  ", b"C: a: b: c", b"D:", b"E: caf\xc3\xa9", b"F: bad \xff"],
+        [b"Bad Name: skipped", b"caf\xc3\xa9: skipped", b"no colon", b"", b"  Padded  : kept"],
+        [b"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", b"Dup: 1", b"Dup: 2"],
+        [],
+    ],
+)
+async def test_plain_header_blocks_parse_exactly_as_nats_py_does(lines: list[bytes]) -> None:
+    block = b"NATS/1.0\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n"
+    assert plain_headers(block) == await Client()._process_headers(block)
+
+
+async def test_header_blocks_with_a_status_line_still_reach_nats_py(nats_url: str) -> None:
+    nc = await connect(NatsOptions(servers=(nats_url,)))
+    try:
+        NatsBus(nc)
+        status = await nc._process_headers(b"NATS/1.0 503\r\n\r\n")
+        assert status is not None and status.get("Status") == "503"
+        assert await nc._process_headers(b"NATS/1.0\r\nA: 1\r\n\r\n") == {"A": "1"}
+    finally:
+        await nc.close()
 
 
 async def test_a_no_echo_connection_does_not_receive_its_own_messages(nats_url: str) -> None:

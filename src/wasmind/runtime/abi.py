@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
-from wasmtime import StoreContext, WasmtimeError
-from wasmtime import _bindings
+from wasmtime import StoreContext, WasmtimeError, _bindings
 from wasmtime import _ffi as ffi
 from wasmtime.component import Func, LinkerInstance, Record, Variant
 from wasmtime.component._enter import catch_exceptions, maybe_raise_last_exn
@@ -114,9 +113,9 @@ _byte_vec_delete = _holding_gil("wasm_byte_vec_delete")
 _set_epoch_deadline = _holding_gil("wasmtime_context_set_epoch_deadline")
 
 # wasm_byte_vec_new with a char* source, so bytes pass without a copy into a ctypes array.
-_byte_vec_new = ctypes.PYFUNCTYPE(None, ctypes.POINTER(ffi.wasm_byte_vec_t), ctypes.c_size_t, ctypes.c_char_p)(
-    ("wasm_byte_vec_new", _GIL_HELD)
-)
+_byte_vec_new = ctypes.PYFUNCTYPE(
+    None, ctypes.POINTER(ffi.wasm_byte_vec_t), ctypes.c_size_t, ctypes.c_char_p
+)(("wasm_byte_vec_new", _GIL_HELD))
 
 
 def set_epoch_deadline(store: Any, ticks: int) -> None:
