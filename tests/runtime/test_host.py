@@ -187,6 +187,22 @@ async def test_a_trap_restarts_only_that_instance_and_tells_the_user(kit) -> Non
         assert host.restarts == 2
 
 
+async def test_messages_queued_behind_a_trap_reach_the_restarted_instance_in_order(kit) -> None:
+    broker = InProcessBroker()
+    rec = await Recorder(broker).start()
+    async with running_host(broker, {"victim": kit.spec("probe", "victim", config={"quiet": True})}) as host:
+        await host.start_agent("000000", None, "Root Agent", ["victim"])
+        await rec.wait_for(AllActorsReady.TYPE)
+        # Published back to back, the three are queued together and handed over as one batch.
+        await rec.publish("test.probe.raise", {})
+        for text in (b"first", b"second"):
+            await rec.publish("test.probe.echo", text)
+        echoed = await rec.wait_for("test.probe.echoed", count=2)
+        assert [e.payload for e in echoed] == [b"first", b"second"]
+        assert len(rec.of_type(AllActorsReady.TYPE)) == 2, "answered by the restarted instance"
+        assert host.restarts == 1
+
+
 async def test_after_five_crashes_an_actor_stays_down_and_the_agent_keeps_running(kit) -> None:
     broker = InProcessBroker()
     rec = await Recorder(broker).start()
