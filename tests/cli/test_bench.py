@@ -64,6 +64,9 @@ def run_suite(suite: str, args: list[str], timeout: float = 300) -> list[dict[st
             ["--rounds", "60", "--messages", "300", "--flow-rounds", "1"],
             {
                 "actor_round_trip_cross_host_us",
+                "actor_round_trip_floor_us",
+                "cross_host_round_trip_over_floor",
+                "thread_handoff_round_trip_us",
                 "raw_nats_request_reply_us",
                 "raw_nats_pub_sub_msgs_per_s",
                 "counter_bare_handle_msgs_per_s",

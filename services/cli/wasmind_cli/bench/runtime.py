@@ -6,10 +6,12 @@ same run: the WAT figures are the floor set by wasmtime-py itself.
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
+from wasmind.assets import cache_dir
 from wasmind.runtime.artifacts import ArtifactStore
 from wasmind.runtime.capabilities.http import HttpClient
 from wasmind.runtime.component import LoadedComponent
@@ -20,7 +22,7 @@ from wasmind.runtime.loader import ComponentLoader
 from wasmind.wire.envelope import Envelope
 from wasmind_cli.bench.report import Result
 
-__all__ = ["run_runtime_suite"]
+__all__ = ["direct_instances", "run_runtime_suite"]
 
 SUITE = "runtime"
 PAYLOAD = b'{"text":"' + b"x" * 189 + b'"}'  # 200 bytes of JSON
@@ -43,6 +45,26 @@ class _Sink:
 
     def parent_of(self, scope: str) -> str | None:
         return None
+
+
+@contextmanager
+def direct_instances(store: ArtifactStore | None = None) -> Iterator[tuple[ComponentLoader, _Sink]]:
+    """A loader (engine with its epoch ticker; ``store`` or the user's build cache) and a sink, for
+    instances this process calls directly: no host, no NATS, no threads."""
+    settings = EngineSettings()
+    engine = create_engine(settings)
+    ticker = EpochTicker(engine).start()
+    io_dir = output_directory()
+    sink = _Sink(Path(io_dir.name))
+    try:
+        yield (
+            ComponentLoader(engine, build_linker(engine), store or ArtifactStore(cache_dir()), settings),
+            sink,
+        )
+    finally:
+        ticker.stop()
+        sink.http_client.close()
+        io_dir.cleanup()
 
 
 def _pss_kib() -> int:
@@ -126,21 +148,11 @@ def run_runtime_suite(
     store: ArtifactStore, actors: dict[str, Path], calls: int = 3000, population: int = 200
 ) -> list[Result]:
     """Measure every flavour in ``actors`` (``python`` is compared with the ``wat`` floor)."""
-    settings = EngineSettings()
-    engine = create_engine(settings)
-    ticker = EpochTicker(engine).start()
-    loader = ComponentLoader(engine, build_linker(engine), store, settings)
-    io_dir = output_directory()
-    sink = _Sink(Path(io_dir.name))
-    try:
+    with direct_instances(store) as (loader, sink):
         by_flavour = {
             f: _measure(f, loader.actor(path, f"bench-{f}"), sink, calls, population)
             for f, path in actors.items()
         }
-    finally:
-        ticker.stop()
-        sink.http_client.close()
-        io_dir.cleanup()
     floor = {r.name.split(".", 1)[1]: r for r in by_flavour.get("wat", [])}
     results = []
     for flavour, figures in by_flavour.items():

@@ -24,8 +24,8 @@ from wasmind.assets import actors_dir, cache_dir
 from wasmind.config.user import load_user_config
 from wasmind.processes import die_with_parent
 from wasmind.runtime.artifacts import ArtifactStore
-from wasmind.runtime.engine import EngineSettings, EpochTicker, create_engine
-from wasmind.runtime.instance import ActorInstance, output_directory
+from wasmind.runtime.engine import EngineSettings, create_engine
+from wasmind.runtime.instance import ActorInstance
 from wasmind.runtime.linker import build_linker
 from wasmind.runtime.loader import ComponentLoader
 from wasmind.transport.nats import NatsOptions, connect
@@ -34,8 +34,9 @@ from wasmind.wire import subjects
 from wasmind.wire.control import Heartbeat, ShutdownRequest, SpawnReply, SpawnRequest, StopRequest
 from wasmind.wire.envelope import Envelope, envelope_to_headers
 from wasmind.wire.ids import root_id
+from wasmind_cli.bench.floor import guest_call_samples, handoff_samples, round_trip_floor
 from wasmind_cli.bench.report import Result
-from wasmind_cli.bench.runtime import _Sink
+from wasmind_cli.bench.runtime import direct_instances
 from wasmind_cli.embedded import wait_for_spawner
 
 __all__ = [
@@ -362,13 +363,7 @@ async def raw_pub_sub(server: NatsServer, messages: int, rounds: int) -> list[fl
 def bare_handle_rates(actor: str, messages: int, rounds: int) -> list[float]:
     """Handle-message calls/s of the counter ``actors/bench/<actor>`` in this process, called
     directly on this thread: no NATS, no host, no thread hand-offs."""
-    settings = EngineSettings()
-    engine = create_engine(settings)
-    ticker = EpochTicker(engine).start()
-    loader = ComponentLoader(engine, build_linker(engine), ArtifactStore(cache_dir()), settings)
-    io_dir = output_directory()
-    sink = _Sink(Path(io_dir.name))
-    try:
+    with direct_instances() as (loader, sink):
         instance = ActorInstance(loader.actor(actors_dir() / "bench" / actor, actor), "bench0", sink)
         instance.construct()
         rates = []
@@ -385,10 +380,6 @@ def bare_handle_rates(actor: str, messages: int, rounds: int) -> list[float]:
                 rates.append(count / elapsed)
         instance.destroy()
         return rates
-    finally:
-        ticker.stop()
-        sink.http_client.close()
-        io_dir.cleanup()
 
 
 async def host_rates(swarm: BenchSwarm, actor: str, messages: int, rounds: int) -> list[float]:
@@ -436,6 +427,8 @@ async def _messaging(rounds: int, messages: int, flow_rounds: int) -> list[Resul
         actor: await anyio.to_thread.run_sync(bare_handle_rates, actor, messages, flow_rounds)
         for actor in ("counter", "wat_counter")
     }
+    guest_calls = await anyio.to_thread.run_sync(guest_call_samples, rounds)
+    handoffs = await handoff_samples(rounds)
     with tempfile.TemporaryDirectory(prefix="wasmind-bench-") as tmp:
         work = Path(tmp)
         config = await anyio.to_thread.run_sync(write_config, work, MESSAGING_CONFIG)
@@ -472,7 +465,9 @@ async def _messaging(rounds: int, messages: int, flow_rounds: int) -> list[Resul
                     target=1000.0,
                 ).against(raw)
             traced = await _traced_intra_host(server, config, work, rounds, intra)
-    return [raw, intra, cross, traced, raw_flow, *flow]
+    floor = round_trip_floor(raw, guest_calls, handoffs)
+    above_floor = Result.quotient("cross_host_round_trip_over_floor", cross, floor[-1])
+    return [raw, intra, cross, *floor, above_floor, traced, raw_flow, *flow]
 
 
 async def _traced_intra_host(
