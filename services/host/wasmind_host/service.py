@@ -24,6 +24,7 @@ from nats.micro.request import Request
 
 import wasmind
 from wasmind.config.user import load_user_config
+from wasmind.processes import pss_kib
 from wasmind.runtime.artifacts import ArtifactStore
 from wasmind.runtime.context import SpawnError
 from wasmind.runtime.engine import EngineSettings, EpochTicker, create_engine
@@ -69,14 +70,11 @@ class HostSettings:
 
 
 def pss_bytes() -> int:
-    """Proportional set size of this process (``/proc/self/smaps_rollup``), 0 where unavailable."""
+    """Proportional set size of this process, 0 where unavailable."""
     try:
-        for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
+        return pss_kib() * 1024
     except OSError:
-        pass
-    return 0
+        return 0
 
 
 class HostService:

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from wasmind.assets import cache_dir
+from wasmind.processes import pss_kib
 from wasmind.runtime.artifacts import ArtifactStore
 from wasmind.runtime.capabilities.http import HttpClient
 from wasmind.runtime.component import LoadedComponent
@@ -67,13 +68,6 @@ def direct_instances(store: ArtifactStore | None = None) -> Iterator[tuple[Compo
         io_dir.cleanup()
 
 
-def _pss_kib() -> int:
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    raise RuntimeError("no Pss in /proc/self/smaps_rollup")
-
-
 def _timed(fn: Callable[[], object], repeat: int) -> list[float]:
     samples = []
     for _ in range(repeat):
@@ -123,7 +117,7 @@ def _measure(flavour: str, spec: ActorSpec, sink: _Sink, calls: int, population:
     instance.destroy()
 
     gc.collect()
-    before = _pss_kib()
+    before = pss_kib()
     live = []
     noop = Envelope("root:bench0", "bench.noop", "bench", "bench0", PAYLOAD)
     for _ in range(population):
@@ -132,7 +126,7 @@ def _measure(flavour: str, spec: ActorSpec, sink: _Sink, calls: int, population:
         member.handle(noop)
         live.append(member)
     gc.collect()
-    per_instance = (_pss_kib() - before) / population / 1024
+    per_instance = (pss_kib() - before) / population / 1024
     for member in live:
         member.destroy()
     target = 1.5 if flavour == "python" else None
