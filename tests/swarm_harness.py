@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 import anyio
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from wasmind_spawner.launch import spawner_command
 
 from wasmind.transport.nats import NatsOptions, connect
 from wasmind.wire import subjects
@@ -136,29 +136,17 @@ async def running_swarm(
     """The spawner of swarm ``name`` (actors from ``config``) with ``hosts`` hosts; shut down on exit."""
     log_dir = work / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "wasmind_spawner",
-        "--config",
-        str(config),
-        "--swarm",
-        name,
-        "--nats",
-        nats_url,
-        "--min-hosts",
-        str(hosts),
-        "--warm-pool",
-        str(warm_pool),
-        "--host-capacity",
-        str(capacity),
-        "--heartbeat",
-        str(heartbeat),
-        "--log-dir",
-        str(log_dir),
-        "--working-directory",
-        str(work),
-    ]
+    command = spawner_command(
+        config,
+        swarm=name,
+        nats_url=nats_url,
+        min_hosts=hosts,
+        warm_pool=warm_pool,
+        host_capacity=capacity,
+        heartbeat=heartbeat,
+        log_dir=log_dir,
+        working_directory=str(work),
+    )
     with (log_dir / "spawner.log").open("ab") as log_file:
         spawner = subprocess.Popen(  # noqa: ASYNC220 - fork/exec only
             command,

@@ -1,13 +1,13 @@
 """The embedded default: a private nats-server and the spawner, started and stopped by ``wasmind run``."""
 
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 from nats.aio.client import Client
+from wasmind_spawner.launch import spawner_command
 
 from wasmind.config.sections import SwarmSection
 from wasmind.processes import die_with_parent
@@ -66,29 +66,17 @@ class EmbeddedSwarm:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         await self.server.start()
         s = self.settings
-        command = [
-            sys.executable,
-            "-m",
-            "wasmind_spawner",
-            "--config",
-            str(self.config_path),
-            "--swarm",
-            s.name,
-            "--nats",
-            self.server.url,
-            "--min-hosts",
-            str(s.hosts),
-            "--warm-pool",
-            str(s.warm_pool),
-            "--host-capacity",
-            str(s.host_capacity),
-            "--heartbeat",
-            str(s.heartbeat_seconds),
-            "--working-directory",
-            self.working_directory,
-            "--log-dir",
-            str(self.run_dir / "hosts"),
-        ]
+        command = spawner_command(
+            self.config_path,
+            swarm=s.name,
+            nats_url=self.server.url,
+            min_hosts=s.hosts,
+            warm_pool=s.warm_pool,
+            host_capacity=s.host_capacity,
+            heartbeat=s.heartbeat_seconds,
+            working_directory=self.working_directory,
+            log_dir=self.run_dir / "hosts",
+        )
         with (self.run_dir / "spawner.log").open("ab") as log_file:
             self.spawner = subprocess.Popen(  # noqa: ASYNC220 - fork/exec only
                 command,

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import anyio
 
+from wasmind.processes import pss_kib
 from wasmind.transport.natsserver import NatsServer
 from wasmind.wire import subjects
 from wasmind.wire.control import AgentList
 from wasmind_cli.bench.report import Result
-from wasmind_cli.bench.swarm import BenchSwarm, bench_swarm, host_pids, ping_round_trips, write_config
+from wasmind_cli.bench.swarm import BenchSwarm, bench_swarm, ping_round_trips, write_config
 
 __all__ = ["BASELINE_AGENTS", "run_scale_suite"]
 
@@ -48,14 +49,6 @@ HOSTS = 2
 def _progress(text: str) -> None:
     sys.stderr.write(f"bench scale: {text}\n")
     sys.stderr.flush()
-
-
-def pss_kib(pid: int) -> int:
-    """Proportional set size of process ``pid`` in KiB (``/proc/<pid>/smaps_rollup``)."""
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no Pss in /proc/{pid}/smaps_rollup")
 
 
 def _alive(pid: int) -> bool:
@@ -116,7 +109,7 @@ async def _scale(agents: int, concurrency: int, rounds: int) -> list[Result]:
                 async with bench_swarm(
                     server, config, "benchscale", work, hosts=HOSTS, capacity=capacity, shutdown_seconds=180
                 ) as swarm:
-                    pids = await host_pids(swarm, HOSTS)
+                    pids = swarm.host_pids
                     pair = await swarm.spawn(["pinger", "echo"], "ping pair")
                     scope = pair.scope or ""
                     await ping_round_trips(swarm, scope, min(rounds, 200))  # warm

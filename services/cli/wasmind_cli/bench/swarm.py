@@ -19,6 +19,7 @@ from pathlib import Path
 import anyio
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from wasmind_spawner.launch import spawner_command
 
 from wasmind.assets import actors_dir, cache_dir
 from wasmind.config.user import load_user_config
@@ -42,7 +43,6 @@ from wasmind_cli.embedded import wait_for_spawner
 __all__ = [
     "BenchSwarm",
     "bench_swarm",
-    "host_pids",
     "ping_round_trips",
     "raw_request_reply",
     "run_messaging_suite",
@@ -95,9 +95,11 @@ def write_config(directory: Path, template: str) -> Path:
 class BenchSwarm:
     """A spawner subprocess (and its hosts) of one swarm on the bench's nats-server."""
 
-    def __init__(self, nc: Client, name: str) -> None:
+    def __init__(self, nc: Client, name: str, host_pids: dict[str, int]) -> None:
         self.nc = nc
         self.name = name
+        self.host_pids = host_pids
+        """Host id -> process id of the hosts running when the swarm came up (hosts run locally)."""
 
     async def spawn(self, actors: list[str], name: str) -> SpawnReply:
         """Spawn a root-level agent; raises ``RuntimeError`` with the spawner's error."""
@@ -140,27 +142,16 @@ async def bench_swarm(
     shutdown_seconds: float = 30,
 ) -> AsyncIterator[BenchSwarm]:
     """A spawner with ``hosts`` hosts of ``capacity`` agents (no warm pool), stopped on exit."""
-    command = [
-        sys.executable,
-        "-m",
-        "wasmind_spawner",
-        "--config",
-        str(config),
-        "--swarm",
-        name,
-        "--nats",
-        server.url,
-        "--min-hosts",
-        str(hosts),
-        "--warm-pool",
-        "0",
-        "--host-capacity",
-        str(capacity),
-        "--log-dir",
-        str(work / name),
-        "--working-directory",
-        str(work),
-    ]
+    command = spawner_command(
+        config,
+        swarm=name,
+        nats_url=server.url,
+        min_hosts=hosts,
+        warm_pool=0,
+        host_capacity=capacity,
+        log_dir=work / name,
+        working_directory=str(work),
+    )
     with (work / f"{name}-spawner.log").open("ab") as log_file:
         spawner = subprocess.Popen(  # noqa: ASYNC220 - fork/exec only
             command,
@@ -173,8 +164,7 @@ async def bench_swarm(
     nc = await connect(NatsOptions(servers=(server.url,)), name="wasmind-bench")
     try:
         await wait_for_spawner(nc, name)
-        await _wait_for_hosts(nc, name, hosts)
-        yield BenchSwarm(nc, name)
+        yield BenchSwarm(nc, name, await _host_pids(nc, name, hosts))
     finally:
         with anyio.CancelScope(shield=True):
             try:
@@ -192,23 +182,8 @@ async def bench_swarm(
             await nc.close()
 
 
-async def _wait_for_hosts(nc: Client, swarm: str, count: int) -> None:
-    seen: set[str] = set()
-    ready = anyio.Event()
-
-    async def on_beat(msg: Msg) -> None:
-        seen.add(msg.subject)
-        if len(seen) >= count:
-            ready.set()
-
-    sub = await nc.subscribe(subjects.heartbeat(swarm, "*"), cb=on_beat)
-    with anyio.fail_after(60):
-        await ready.wait()
-    await sub.unsubscribe()
-
-
-async def host_pids(swarm: BenchSwarm, count: int) -> dict[str, int]:
-    """Host id -> process id of ``count`` live hosts, from their heartbeats (hosts run locally)."""
+async def _host_pids(nc: Client, swarm: str, count: int) -> dict[str, int]:
+    """Host id -> process id of ``count`` live hosts, from their heartbeats (waits up to 60 s)."""
     pids: dict[str, int] = {}
     ready = anyio.Event()
 
@@ -219,8 +194,8 @@ async def host_pids(swarm: BenchSwarm, count: int) -> dict[str, int]:
         if len(pids) >= count:
             ready.set()
 
-    sub = await swarm.nc.subscribe(subjects.heartbeat(swarm.name, "*"), cb=on_beat)
-    with anyio.fail_after(30):
+    sub = await nc.subscribe(subjects.heartbeat(swarm, "*"), cb=on_beat)
+    with anyio.fail_after(60):
         await ready.wait()
     await sub.unsubscribe()
     return pids

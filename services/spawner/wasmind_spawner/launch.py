@@ -1,0 +1,45 @@
+"""The command line that starts a spawner process: one place for its flags."""
+
+import sys
+from pathlib import Path
+
+__all__ = ["spawner_command"]
+
+
+def spawner_command(
+    config: Path,
+    *,
+    swarm: str,
+    nats_url: str,
+    min_hosts: int,
+    warm_pool: int,
+    host_capacity: int,
+    log_dir: Path,
+    working_directory: str,
+    heartbeat: float | None = None,
+) -> list[str]:
+    """``python -m wasmind_spawner`` with these settings (``heartbeat``: the spawner's default if None)."""
+    command = [
+        sys.executable,
+        "-m",
+        "wasmind_spawner",
+        "--config",
+        str(config),
+        "--swarm",
+        swarm,
+        "--nats",
+        nats_url,
+        "--min-hosts",
+        str(min_hosts),
+        "--warm-pool",
+        str(warm_pool),
+        "--host-capacity",
+        str(host_capacity),
+        "--log-dir",
+        str(log_dir),
+        "--working-directory",
+        working_directory,
+    ]
+    if heartbeat is not None:
+        command += ["--heartbeat", str(heartbeat)]
+    return command
