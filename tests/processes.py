@@ -2,13 +2,35 @@
 
 import os
 import signal
+import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 WASMIND = str(Path(sys.executable).parent / "wasmind")
 """The `wasmind` console script of the test's virtual environment."""
+
+
+def run_wasmind(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    timeout: float = 240,
+) -> subprocess.CompletedProcess[str]:
+    """``wasmind <args>`` with its output captured as text; the exit status is the caller's to check."""
+    return subprocess.run(
+        [WASMIND, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def run_env(tmp_path: Path, **extra: str) -> tuple[dict[str, str], str]:

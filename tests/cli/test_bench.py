@@ -6,15 +6,13 @@ are shared and noisy, and the figures belong in ``make bench``, not in tests.
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import run_wasmind
 from wasmind_cli.bench.report import Result, print_results
 
-WASMIND = str(Path(sys.executable).parent / "wasmind")
 WAT_ECHO = str(Path(__file__).resolve().parents[2] / "actors" / "examples" / "wat_echo")
 
 # figure -> (target, better) for the figures that have a target
@@ -31,13 +29,7 @@ TARGETS: dict[str, tuple[float, str]] = {
 
 
 def run_suite(suite: str, args: list[str], timeout: float = 300) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [WASMIND, "bench", suite, "--json", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    done = run_wasmind("bench", suite, "--json", *args, timeout=timeout)
     assert done.returncode == 0, done.stderr
     results = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     for result in results:

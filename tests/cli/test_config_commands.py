@@ -2,30 +2,19 @@
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from actor_dirs import ACTOR_DIRS
 from fixtures import manifest
-
-WASMIND = str(Path(sys.executable).parent / "wasmind")
+from processes import run_wasmind
 
 
 def wasmind(
     *args: str, cache: Path, cwd: Path | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WASMIND_CACHE_DIR": str(cache), "WASMIND_CONFIG_DIR": str(cache / "config")}
-    return subprocess.run(
-        [WASMIND, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        input=stdin,
-        timeout=120,
-        check=False,
-    )
+    return run_wasmind(*args, env=env, cwd=cwd, stdin=stdin, timeout=120)
 
 
 @pytest.fixture

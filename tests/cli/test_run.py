@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import WASMIND, assert_no_leftovers, run_env
+from processes import WASMIND, assert_no_leftovers, run_env, run_wasmind
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "word-count.toml"
@@ -14,14 +14,7 @@ DEMO = REPO / "examples" / "word-count.toml"
 
 def test_a_headless_run_prints_the_answer_and_leaves_nothing_behind(tmp_path: Path) -> None:
     env, marker = run_env(tmp_path)
-    done = subprocess.run(
-        [WASMIND, "run", str(DEMO), "-p", "alpha beta gamma delta epsilon"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-        check=False,
-    )
+    done = run_wasmind("run", str(DEMO), "-p", "alpha beta gamma delta epsilon", env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("Total: 5 words from 3 worker agents.")
     assert "[000000] done: Counted 5 words" in done.stderr
@@ -71,14 +64,7 @@ def test_an_invalid_configuration_fails_before_starting_anything(tmp_path: Path)
         'starting_actors = ["ghost"]\n[actors.echo]\nsource = { path = "%s" }\n'
         % (REPO / "actors/examples/echo")
     )
-    done = subprocess.run(
-        [WASMIND, "run", str(config), "-p", "hi"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-        check=False,
-    )
+    done = run_wasmind("run", str(config), "-p", "hi", env=env)
     assert done.returncode == 1
     assert "Unknown starting actor 'ghost'. Defined actors: echo" in done.stderr
     assert "Traceback" not in done.stderr
@@ -88,7 +74,7 @@ def test_an_invalid_configuration_fails_before_starting_anything(tmp_path: Path)
 @pytest.mark.parametrize("args", [["agents"], ["tail"]])
 def test_operator_commands_explain_when_no_run_is_going(tmp_path: Path, args: list[str]) -> None:
     env, _ = run_env(tmp_path)
-    done = subprocess.run([WASMIND, *args], capture_output=True, text=True, env=env, timeout=30, check=False)
+    done = run_wasmind(*args, env=env, timeout=30)
     assert done.returncode == 1 and "no `wasmind run` is running here" in done.stderr
 
 
@@ -99,13 +85,9 @@ async def test_a_run_joins_an_existing_swarm_with_nats_and_swarm(nats_url: str, 
 
     env, _ = run_env(tmp_path)
     async with running_swarm(nats_url, "joined", tmp_path, hosts=2, capacity=2):
-        command = [WASMIND, "run", str(DEMO), "--nats", nats_url, "--swarm", "joined", "-p", "a b c d"]
+        args = ["run", str(DEMO), "--nats", nats_url, "--swarm", "joined", "-p", "a b c d"]
         for _ in range(2):  # the run stops its root agent, so a second run can start one again
-            done = await anyio.to_thread.run_sync(
-                lambda: subprocess.run(
-                    command, capture_output=True, text=True, env=env, timeout=240, check=False
-                )
-            )
+            done = await anyio.to_thread.run_sync(lambda: run_wasmind(*args, env=env))
             assert done.returncode == 0, done.stderr
             assert done.stdout.strip().endswith("from 3 worker agents.") or "Total: 4 words" in done.stdout
 
@@ -123,15 +105,7 @@ async def test_operator_commands_show_agents_publish_and_tail_a_live_swarm(
     target = ["--nats", nats_url, "--swarm", "ops"]
 
     def wasmind(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [WASMIND, *args, *target],
-            capture_output=True,
-            text=True,
-            env=env,
-            input=stdin,
-            timeout=60,
-            check=False,
-        )
+        return run_wasmind(*args, *target, env=env, stdin=stdin, timeout=60)
 
     async with running_swarm(nats_url, "ops", tmp_path, hosts=1) as swarm:
         await swarm.spawn(["probe", "echo"], "Root Agent", scope="000000")

@@ -18,7 +18,7 @@ import anyio
 import pytest
 import tomli_w
 from harness import Recorder, running_host
-from processes import WASMIND, assert_no_leftovers, run_env
+from processes import assert_no_leftovers, run_env, run_wasmind
 
 from wasmind.config.resolve import resolve
 from wasmind.config.user import load_user_config
@@ -97,15 +97,7 @@ def test_the_offline_demo_script_loads_and_chains_on_real_tool_results() -> None
 
 
 def _run(config: Path, prompt: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WASMIND, "run", str(config), "-p", prompt],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=240,
-        check=False,
-    )
+    return run_wasmind("run", str(config), "-p", prompt, env=env, cwd=cwd)
 
 
 def test_the_offline_demo_runs_end_to_end_with_the_scripted_llm(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ import json
 import os
 import socket
 import stat
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, TypedDict
 import anyio
 import httpx
 import pytest
-from processes import WASMIND, run_env
+from processes import run_env, run_wasmind
 
 from wasmind.config.errors import ConfigError
 from wasmind.config.user import parse_user_config
@@ -543,13 +542,8 @@ async def test_wasmind_run_serves_the_scripted_endpoint_and_publishes_a_replayab
     swarm = "llmrun"
     async with running_swarm(nats_url, swarm, tmp_path, hosts=1, capacity=4):
         done = await anyio.to_thread.run_sync(
-            lambda: subprocess.run(
-                [WASMIND, "run", str(config), "--nats", nats_url, "--swarm", swarm, "-p", "a b c d"],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=240,
-                check=False,
+            lambda: run_wasmind(
+                "run", str(config), "--nats", nats_url, "--swarm", swarm, "-p", "a b c d", env=env
             )
         )
         assert done.returncode == 0, done.stderr
@@ -577,14 +571,7 @@ def test_wasmind_run_stops_before_starting_anything_when_the_endpoint_cannot_be_
         "[litellm]\nport = 4001\n"
     )
     env, _ = run_env(tmp_path)
-    done = subprocess.run(
-        [WASMIND, "run", str(config), "-p", "hi"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-        check=False,
-    )
+    done = run_wasmind("run", str(config), "-p", "hi", env=env)
     assert done.returncode == 1
     assert f"Error: {NO_MODELS}" in done.stderr and "Traceback" not in done.stderr
     assert "Swarm '" not in done.stderr, "no swarm was started"

@@ -120,7 +120,6 @@ async def test_a_real_litellm_proxy_serves_mock_models_with_our_key_and_stops(tm
 
 def test_an_assistant_answers_through_a_real_litellm_proxy_started_by_wasmind_run(tmp_path: Path) -> None:
     """The whole path: [litellm] models -> proxy child -> replayed BaseUrlUpdate -> assistant with the key."""
-    import subprocess
 
     import tomli_w
 
@@ -139,19 +138,11 @@ def test_an_assistant_answers_through_a_real_litellm_proxy_started_by_wasmind_ru
             }
         )
     )
-    from processes import WASMIND, run_env
+    from processes import run_env, run_wasmind
 
     env, _ = run_env(tmp_path)
     env.pop("LITELLM_MASTER_KEY", None)
-    wasmind = WASMIND
-    done = subprocess.run(
-        [wasmind, "run", str(config), "-p", "hi"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    done = run_wasmind("run", str(config), "-p", "hi", env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "hello through LiteLLM"
     assert "LiteLLM started at http://127.0.0.1:" in done.stderr

@@ -364,15 +364,21 @@ def _envelope(message_type: str, body: object, scope: str = "000000"):  # type: 
     return Envelope(root_id(), message_type, "test", scope, data)
 
 
-async def test_an_oversized_message_is_refused_with_a_notification_or_an_error_event(kit) -> None:
-    broker = InProcessBroker()
-    rec = await Recorder(broker).start()
+async def _error_events(rec: Recorder) -> list[dict]:  # type: ignore[type-arg]
+    """The payloads of the swarm's error events, as they arrive."""
     errors: list[dict] = []  # type: ignore[type-arg]
 
     async def on_error(message: BusMessage) -> None:
         errors.append(json.loads(message.payload))
 
     await rec.connection.subscribe("wasmind.test.evt.error", on_error)
+    return errors
+
+
+async def test_an_oversized_message_is_refused_with_a_notification_or_an_error_event(kit) -> None:
+    broker = InProcessBroker()
+    rec = await Recorder(broker).start()
+    errors = await _error_events(rec)
     async with running_host(broker, {"echo": kit.spec("echo")}, max_payload=1000) as host:
         await host.start_agent("000000", None, "Root Agent", ["echo"])
         await host.publish(_envelope("echo.request", b"x" * 900))
@@ -391,12 +397,7 @@ async def test_an_oversized_message_is_refused_with_a_notification_or_an_error_e
 async def test_malformed_external_messages_are_refused_and_other_traffic_flows(kit) -> None:
     broker = InProcessBroker()
     rec = await Recorder(broker).start()
-    errors: list[dict] = []  # type: ignore[type-arg]
-
-    async def on_error(message: BusMessage) -> None:
-        errors.append(json.loads(message.payload))
-
-    await rec.connection.subscribe("wasmind.test.evt.error", on_error)
+    errors = await _error_events(rec)
     async with running_host(broker, {"probe": kit.spec("probe", config={"quiet": True})}) as host:
         await host.start_agent("000000", None, "Root Agent", ["probe"])
         await rec.publish("wasmind.common.assistant.AddMessage", b"{not json")

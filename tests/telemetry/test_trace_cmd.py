@@ -8,8 +8,6 @@ the tree (and its durations) is exact.
 import io
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import RandomIdGenerator, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from processes import run_wasmind
 from rich.console import Console
 from typer.testing import CliRunner
 from wasmind_cli import trace_cmd
@@ -26,7 +25,6 @@ from wasmind_cli.main import app
 
 from wasmind.telemetry.spanfile import SpanFileExporter
 
-WASMIND = str(Path(sys.executable).parent / "wasmind")
 MS = 1_000_000
 T0 = 1_746_100_800_000_000_000  # 2025-05-01 12:00:00 UTC, in unix ns
 
@@ -342,14 +340,7 @@ def test_errors_are_red_on_a_terminal(state: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_the_installed_command_reads_the_latest_run(state: Path) -> None:
-    done = subprocess.run(
-        [WASMIND, "trace", "--last"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "WASMIND_STATE_DIR": str(state)},
-        timeout=60,
-        check=False,
-    )
+    done = run_wasmind("trace", "--last", env={**os.environ, "WASMIND_STATE_DIR": str(state)}, timeout=60)
     assert done.returncode == 0, done.stderr
     assert [line.strip() for line in lines(done.stdout)[1:]] == [line.strip() for line in EXPECTED_TREE]
 

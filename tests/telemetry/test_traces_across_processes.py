@@ -7,7 +7,6 @@ an in-memory exporter.
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -18,13 +17,13 @@ import nats
 import pytest
 import tomli_w
 from otlp_receiver import OtlpReceiver
+from processes import run_wasmind
 from swarm_harness import running_swarm
 
 from wasmind.llm.scripted import ScriptedLLM, ScriptedReply
 from wasmind.wire import subjects
 
 REPO = Path(__file__).resolve().parents[2]
-WASMIND = str(Path(sys.executable).parent / "wasmind")
 DEMO = REPO / "examples" / "offline-demo.toml"
 PROMPT = "Write a haiku to /tmp/wasmind-demo/haiku.txt and count its words in parallel"
 
@@ -57,14 +56,7 @@ def demo_run(
     state = tmp_path_factory.mktemp("state")
     with OtlpReceiver() as receiver:
         env = {**os.environ, **otlp_env(receiver), "WASMIND_STATE_DIR": str(state), "WASMIND_LOG": "debug"}
-        done = subprocess.run(
-            [WASMIND, "run", str(DEMO), "-p", PROMPT],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-            check=False,
-        )
+        done = run_wasmind("run", str(DEMO), "-p", PROMPT, env=env, timeout=300)
     return receiver, done, state
 
 
