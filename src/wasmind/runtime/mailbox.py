@@ -85,23 +85,19 @@ class Mailbox(Generic[T]):
 
     async def get(self) -> T:
         """The next item; raises :class:`MailboxClosed` once closed and drained."""
-        while not self._items:
-            if self._closed:
-                raise MailboxClosed
-            self._reader = asyncio.get_running_loop().create_future()
-            await self._reader
-        item = self._items.popleft()
-        self._resume_writers()
-        return item
+        return (await self.get_batch(1))[0]
 
     async def get_batch(self, limit: int) -> list[T]:
         """The next item and up to ``limit - 1`` more that are already queued (one wake-up for many).
 
         Raises :class:`MailboxClosed` once closed and drained.
         """
-        batch = [await self.get()]
-        while self._items and len(batch) < limit:
-            batch.append(self._items.popleft())
+        while not self._items:
+            if self._closed:
+                raise MailboxClosed
+            self._reader = asyncio.get_running_loop().create_future()
+            await self._reader
+        batch = [self._items.popleft() for _ in range(min(limit, len(self._items)))]
         self._resume_writers()
         return batch
 
