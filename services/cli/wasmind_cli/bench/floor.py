@@ -15,13 +15,14 @@ What a real round trip costs above their sum is the Python work of the hosts' ev
 import asyncio
 import json
 import time
+from functools import partial
 
 from wasmind.assets import actors_dir
 from wasmind.runtime.instance import ActorInstance
 from wasmind.runtime.workers import GuestWorkers
 from wasmind.wire.envelope import Envelope
 from wasmind_cli.bench.report import Result
-from wasmind_cli.bench.runtime import direct_instances
+from wasmind_cli.bench.runtime import direct_instances, timed
 
 __all__ = ["guest_call_samples", "handoff_samples", "round_trip_floor"]
 
@@ -29,6 +30,7 @@ SUITE = "messaging"
 SCOPE = "bench0"
 BODY = (SCOPE + ":").encode() + b"x" * 200
 """What the pinger sends (its scope, a colon, 200 bytes) and the echo sends back."""
+WARM_UP_CALLS = 200
 
 
 def guest_call_samples(calls: int) -> dict[str, list[float]]:
@@ -42,15 +44,13 @@ def guest_call_samples(calls: int) -> dict[str, list[float]]:
         pinger.handle(Envelope("root:start", "bench.ping.Start", "bench", SCOPE, start.encode()))
         request = Envelope("root:req", "echo.request", "bench:pinger", SCOPE, BODY)
         reply = Envelope("req:reply", "echo.reply", "example:echo", SCOPE, BODY)
-        samples: dict[str, list[float]] = {"echo": [], "pinger": []}
+        samples: dict[str, list[float]] = {}
         for instance, envelope, label in ((echo, request, "echo"), (pinger, reply, "pinger")):
             published = sink.published
-            for index in range(calls + 200):
-                started = time.perf_counter()
+            for _ in range(WARM_UP_CALLS):
                 instance.handle(envelope)
-                if index >= 200:  # warm-up first
-                    samples[label].append(time.perf_counter() - started)
-            if sink.published - published != calls + 200:
+            samples[label] = timed(partial(instance.handle, envelope), calls)
+            if sink.published - published != calls + WARM_UP_CALLS:
                 raise RuntimeError(f"the {label} did not answer every message; figure invalid")
         for instance in (echo, pinger):
             instance.destroy()

@@ -23,7 +23,7 @@ from wasmind.runtime.loader import ComponentLoader
 from wasmind.wire.envelope import Envelope
 from wasmind_cli.bench.report import Result
 
-__all__ = ["direct_instances", "run_runtime_suite"]
+__all__ = ["direct_instances", "run_runtime_suite", "timed"]
 
 SUITE = "runtime"
 PAYLOAD = b'{"text":"' + b"x" * 189 + b'"}'  # 200 bytes of JSON
@@ -68,7 +68,8 @@ def direct_instances(store: ArtifactStore | None = None) -> Iterator[tuple[Compo
         io_dir.cleanup()
 
 
-def _timed(fn: Callable[[], object], repeat: int) -> list[float]:
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Seconds taken by each of ``repeat`` calls of ``fn``."""
     samples = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -80,7 +81,7 @@ def _timed(fn: Callable[[], object], repeat: int) -> list[float]:
 def _measure(flavour: str, spec: ActorSpec, sink: _Sink, calls: int, population: int) -> list[Result]:
     results = []
     name = f"{flavour}"
-    load = _timed(
+    load = timed(
         lambda: LoadedComponent(
             spec.component.engine, spec.component.linker, spec.component.path, spec.actor_id
         ),
@@ -94,7 +95,7 @@ def _measure(flavour: str, spec: ActorSpec, sink: _Sink, calls: int, population:
         created.append(instance)
 
     created: list[ActorInstance] = []
-    samples = _timed(instantiate, 50)
+    samples = timed(instantiate, 50)
     for instance in created:
         instance.destroy()
     results.append(Result.of(SUITE, f"{name}.instantiate_ms", samples, "ms", 1e3, target=5.0))
@@ -106,7 +107,7 @@ def _measure(flavour: str, spec: ActorSpec, sink: _Sink, calls: int, population:
         for _ in range(min(200, calls)):
             instance.handle(envelope)
         started = time.perf_counter()
-        latencies = _timed(partial(instance.handle, envelope), calls)
+        latencies = timed(partial(instance.handle, envelope), calls)
         elapsed = time.perf_counter() - started
         results.append(Result.of(SUITE, f"{name}.handle_{label}_us", latencies, "µs", 1e6, target=target))
         results.append(
