@@ -57,6 +57,8 @@ def run_suite(suite: str, args: list[str], timeout: float = 300) -> list[dict[st
             {
                 "actor_round_trip_cross_host_us",
                 "actor_round_trip_floor_us",
+                "echo_guest_call_after_idle_us",
+                "pinger_guest_call_after_idle_us",
                 "cross_host_round_trip_over_floor",
                 "thread_handoff_round_trip_us",
                 "raw_nats_request_reply_us",

@@ -20,6 +20,7 @@ from wasmind.transport.nats import (
     NatsOptions,
     PayloadTooLargeError,
     connect,
+    hpub_command,
     plain_headers,
 )
 from wasmind.transport.natsserver import NatsServer, NatsServerConfig
@@ -182,6 +183,61 @@ async def test_handlers_see_wire_order_across_overlapping_and_disjoint_subscript
 async def test_plain_header_blocks_parse_exactly_as_nats_py_does(lines: list[bytes]) -> None:
     block = b"NATS/1.0\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n"
     assert plain_headers(block) == await Client()._process_headers(block)
+
+
+async def _nats_py_command(subject: str, headers: dict[str, str], payload: bytes) -> bytes:
+    """The bytes nats-py 2.x queues for this publish (its own encoder, no server needed)."""
+    client = Client()
+    queued: list[bytes] = []
+
+    async def capture(command: bytes, priority: bool = False) -> None:
+        queued.append(command)
+
+    client._send_command = capture  # type: ignore[method-assign]
+    await client._send_publish(subject, "", payload, len(payload), headers)
+    return queued[0]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Wasmind-Id": "root:abc", "Wasmind-Type": "echo.request", "traceparent": "00-0af7-b7ad-01"},
+        {" Padded ": "  value  ", "": "skipped", "Newlines": "a\r\nb\nc", "Unicode": "café"},
+        {"Empty": ""},
+    ],
+)
+async def test_commands_written_straight_to_the_socket_are_byte_for_byte_nats_pys(
+    headers: dict[str, str],
+) -> None:
+    payload = b"x" * 37
+    assert hpub_command("s.a.b", headers, payload) == await _nats_py_command("s.a.b", headers, payload)
+
+
+async def test_a_bad_header_name_is_refused_as_nats_py_refuses_it() -> None:
+    with pytest.raises(nats.errors.BadHeaderError):
+        await _nats_py_command("s", {"Bad Name": "v"}, b"")
+    with pytest.raises(nats.errors.BadHeaderError):
+        hpub_command("s", {"Bad Name": "v"}, b"")
+
+
+async def test_the_first_publish_of_a_loop_pass_leaves_at_once_and_a_burst_keeps_its_order(
+    nats_url: str,
+) -> None:
+    """The first publish skips nats-py's flusher (nothing left in its buffer), the rest of the
+    burst goes through it; the subscriber sees every message, in order, with its headers."""
+    p = _prefix()
+    inbox = Inbox()
+    async with bus_on(nats_url) as receiver, bus_on(nats_url) as sender:
+        await receiver.subscribe(f"{p}.>", inbox)
+        await sender.publish(f"{p}.0", {"Seq": "0"}, b"first")
+        assert sender.nc._pending_data_size == 0  # already written to the socket
+        for seq in range(1, 200):
+            await sender.publish(f"{p}.{seq}", {"Seq": str(seq)}, str(seq).encode())
+        assert sender.nc._pending_data_size > 0  # the rest of the burst waits for the flusher
+        await sender.flush()
+        received = await inbox.wait_for(200)
+    assert [m.headers["Seq"] for m in received] == [str(seq) for seq in range(200)]
+    assert [m.payload for m in received[1:]] == [str(seq).encode() for seq in range(1, 200)]
 
 
 async def test_header_blocks_with_a_status_line_still_reach_nats_py(nats_url: str) -> None:

@@ -372,6 +372,17 @@ class ActorHost:
             self._outbound_room.clear()
         self._loop.call_soon_threadsafe(self._wake.set)
 
+    async def publish_broadcasts(self) -> None:
+        """Publish what guests queued, now (called right after guest calls return).
+
+        Saves the outbound pump's wake-up on the path of every reply; the pump still catches what
+        is broadcast while no call has just returned (a call blocked in a host call) and runs
+        after this anyway, finding the queue empty.
+        """
+        if self._outbound and not self._publish_lock.locked():
+            async with self._publish_lock:
+                await self._publish_queued()
+
     async def _run_pump(self) -> None:
         with self._pump_scope:
             await self._outbound_pump()

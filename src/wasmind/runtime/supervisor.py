@@ -1,5 +1,6 @@
 """A supervised actor instance: its mailbox, its message loop, and restarts after traps (RUNTIME.md §7.2)."""
 
+import asyncio
 import time
 from collections import deque
 from typing import TYPE_CHECKING
@@ -25,6 +26,10 @@ log = structlog.get_logger("wasmind.runtime")
 
 BATCH = 64
 """Queued messages handed to the worker thread at once."""
+LONE_CALL_WAIT = 0.002
+"""Seconds the event loop may block on the call for a lone message (an idle actor's usual case)
+before awaiting it: a short call then costs no loop wake-up (see :mod:`wasmind.runtime.workers`).
+Backlogs are awaited at once, so the loop keeps reading while the worker drains them."""
 
 Delivery = tuple[Envelope, "tracing.Span | None"]
 """A mailbox entry: the message and, when tracing, its CONSUMER span (ended after the call)."""
@@ -182,6 +187,7 @@ class SupervisedActor:
                 await self._deliver_batch(batch if exit_at is None else batch[:exit_at])
                 if exit_at is not None:
                     break
+                await asyncio.sleep(0)  # a call done within the loop's blocking wait did not yield
         finally:
             self.mailbox.close()
             with anyio.CancelScope(shield=True):
@@ -197,7 +203,10 @@ class SupervisedActor:
                     tracing.error(received, "not delivered: the actor failed permanently")
                     received.end()
             return
-        trapped = await self.host.workers.run(self._handle_batch, self.instance, batch)
+        trapped = await self.host.workers.run(
+            self._handle_batch, self.instance, batch, block_for=LONE_CALL_WAIT if len(batch) == 1 else 0.0
+        )
+        await self.host.publish_broadcasts()
         if trapped is None:
             return
         index, trap = trapped

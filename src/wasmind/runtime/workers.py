@@ -1,54 +1,150 @@
-"""Guest calls on worker threads, with results handed back to the event loop cheaply.
+"""Guest calls on worker threads, handed over and back cheaply.
 
-``anyio.to_thread.run_sync`` costs ~95 µs per call on these machines (limiter, context copy,
-worker queue); a plain executor plus ``call_soon_threadsafe`` costs ~55 µs. Guest calls are the hot
-path of every message, so the host uses this. Threads are created on demand up to ``threads`` and
-reused; an instance blocked in a long host call (an LLM request) holds one thread, not the loop.
+Guest calls are the hot path of every message. ``anyio.to_thread.run_sync`` costs ~95 µs per call
+on these machines and a ``ThreadPoolExecutor`` plus ``call_soon_threadsafe`` ~110 µs under load;
+most of it is waking the event loop (self-pipe, ``epoll``) and executor bookkeeping. Here a call
+goes to an idle thread through a ``SimpleQueue`` and, when the caller allows it, the event loop
+then *blocks* for a short while (GIL released) on a lock the worker releases when done: a call
+that finishes within that budget costs a thread wake-up each way (~15 µs) and no loop wake-up. A
+call that takes longer (an LLM request, a command, a sleep) is awaited as usual once the budget is
+spent, so the loop never stalls for more than the budget. Threads are created on demand up to
+``threads`` and reused; an instance blocked in a long host call holds one thread, not the loop.
 """
 
 import asyncio
-import concurrent.futures
+import contextlib
+import queue
+import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["GuestWorkers"]
 
 T = TypeVar("T")
 
 
-def _settle(future: "asyncio.Future[Any]", result: Any, error: BaseException | None) -> None:
-    if future.done():  # the awaiting task was cancelled: nobody wants the outcome
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+class _Call(Generic[T]):
+    """One call: run on a worker thread, its outcome collected by the event loop."""
+
+    __slots__ = ("args", "done", "error", "finished", "fn", "future", "loop", "result", "state")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
+        self.loop = loop
+        self.fn = fn
+        self.args = args
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Lock()
+        """Held until the call finished: the loop's short blocking wait."""
+        self.done.acquire()
+        self.state = threading.Lock()
+        """Guards ``finished``/``future`` (the hand-over from a blocking to an asynchronous wait)."""
+        self.finished = False
+        self.future: asyncio.Future[None] | None = None
+
+    def execute(self) -> None:
+        """On a worker thread."""
+        try:
+            self.result = self.fn(*self.args)
+        except BaseException as error:  # noqa: BLE001 - handed to the awaiting task
+            self.error = error
+        with self.state:
+            self.finished = True
+            future = self.future
+        self.done.release()
+        if future is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                self.loop.call_soon_threadsafe(_settle, future)
+
+    def waited_for(self, seconds: float) -> bool:
+        """Block the calling (event loop) thread until done or ``seconds`` passed; True when done."""
+        if seconds <= 0:
+            return False
+        return self.done.acquire(timeout=seconds)
+
+    async def outcome(self) -> T:
+        with self.state:
+            if not self.finished:
+                self.future = self.loop.create_future()
+        if self.future is not None:
+            await self.future
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
+
+
+def _settle(future: "asyncio.Future[None]") -> None:
+    if not future.done():  # else the awaiting task was cancelled: nobody wants the outcome
+        future.set_result(None)
 
 
 class GuestWorkers:
     """A thread pool for guest calls (one call per instance at a time is the caller's rule)."""
 
     def __init__(self, threads: int) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=threads, thread_name_prefix="wasmind-guest"
-        )
+        self._limit = threads
+        self._queue: queue.SimpleQueue[_Call[Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+        self._backlog = 0
+        """Calls queued while every thread was busy."""
+        self._closed = False
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` on a worker thread. If the caller is cancelled, the call finishes unobserved."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
+    async def run(self, fn: Callable[..., T], *args: Any, block_for: float = 0.0) -> T:
+        """``fn(*args)`` on a worker thread; its result or exception.
 
-        def job() -> None:
-            try:
-                result = fn(*args)
-            except BaseException as error:  # noqa: BLE001 - handed to the awaiting task
-                loop.call_soon_threadsafe(_settle, future, None, error)
+        ``block_for`` (seconds): how long the event loop may block waiting before it awaits
+        instead. Only worth it for calls that usually take less (a lone message to an idle actor).
+        A call done within that wait returns *without yielding* to the loop, so a caller that
+        calls in a loop must yield itself (or a stream of short calls would starve the loop). If
+        the caller is cancelled, the call finishes unobserved.
+        """
+        call = _Call(asyncio.get_running_loop(), fn, args)
+        if self._submit(call):
+            call.waited_for(block_for)
+        return await call.outcome()
+
+    def _submit(self, call: "_Call[Any]") -> bool:
+        """Queue ``call``; True when an idle thread takes it at once."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the guest workers are closed")
+            idle_thread = self._idle > 0
+            if idle_thread:
+                self._idle -= 1
+            elif self._threads < self._limit:
+                self._threads += 1
+                threading.Thread(
+                    target=self._work, name=f"wasmind-guest-{self._threads}", daemon=True
+                ).start()
+                idle_thread = True
             else:
-                loop.call_soon_threadsafe(_settle, future, result, None)
+                self._backlog += 1
+        self._queue.put(call)
+        return idle_thread
 
-        self._executor.submit(job)
-        return await future
+    def _work(self) -> None:
+        while True:
+            call = self._queue.get()
+            if call is None:
+                return
+            call.execute()
+            with self._lock:
+                if self._backlog:
+                    self._backlog -= 1  # this thread takes a queued call next
+                else:
+                    self._idle += 1
 
     def close(self) -> None:
-        """Stop accepting calls; running ones finish in the background."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop accepting calls; running ones finish in the background, queued ones never run."""
+        with self._lock:
+            self._closed = True
+            threads = self._threads
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        for _ in range(threads):
+            self._queue.put(None)

@@ -68,10 +68,12 @@ def direct_instances(store: ArtifactStore | None = None) -> Iterator[tuple[Compo
         io_dir.cleanup()
 
 
-def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    """Seconds taken by each of ``repeat`` calls of ``fn``."""
+def timed(fn: Callable[[], object], repeat: int, idle_gap: float = 0.0) -> list[float]:
+    """Seconds taken by each of ``repeat`` calls of ``fn`` (each after sleeping ``idle_gap`` s)."""
     samples = []
     for _ in range(repeat):
+        if idle_gap:
+            time.sleep(idle_gap)
         started = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - started)

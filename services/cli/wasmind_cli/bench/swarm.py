@@ -402,7 +402,7 @@ async def _messaging(rounds: int, messages: int, flow_rounds: int) -> list[Resul
         actor: await anyio.to_thread.run_sync(bare_handle_rates, actor, messages, flow_rounds)
         for actor in ("counter", "wat_counter")
     }
-    guest_calls = await anyio.to_thread.run_sync(guest_call_samples, rounds)
+    hot_calls = await anyio.to_thread.run_sync(guest_call_samples, rounds)
     handoffs = await handoff_samples(rounds)
     with tempfile.TemporaryDirectory(prefix="wasmind-bench-") as tmp:
         work = Path(tmp)
@@ -411,6 +411,7 @@ async def _messaging(rounds: int, messages: int, flow_rounds: int) -> list[Resul
             raw = Result.of(
                 suite, "raw_nats_request_reply_us", await raw_request_reply(server, rounds), "µs", 1e6
             )
+            idle_calls = await anyio.to_thread.run_sync(guest_call_samples, rounds, raw.value / 1e6)
             raw_flow = _rate(
                 "raw_nats_pub_sub_msgs_per_s", await raw_pub_sub(server, messages, flow_rounds), messages
             )
@@ -440,7 +441,7 @@ async def _messaging(rounds: int, messages: int, flow_rounds: int) -> list[Resul
                     target=1000.0,
                 ).against(raw)
             traced = await _traced_intra_host(server, config, work, rounds, intra)
-    floor = round_trip_floor(raw, guest_calls, handoffs)
+    floor = round_trip_floor(raw, hot_calls, idle_calls, handoffs)
     above_floor = Result.quotient("cross_host_round_trip_over_floor", cross, floor[-1])
     return [raw, intra, cross, *floor, above_floor, traced, raw_flow, *flow]
 

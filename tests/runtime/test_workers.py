@@ -1,0 +1,85 @@
+"""GuestWorkers: guest calls on worker threads, with a short blocking wait by the event loop."""
+
+import asyncio
+import threading
+
+import pytest
+
+from wasmind.runtime.workers import GuestWorkers
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_call_runs_on_a_worker_thread_and_returns_its_result() -> None:
+    workers = GuestWorkers(2)
+    try:
+        for block_for in (0.0, 0.5):
+            name = await workers.run(lambda: threading.current_thread().name, block_for=block_for)
+            assert name.startswith("wasmind-guest") and name != threading.current_thread().name
+    finally:
+        workers.close()
+
+
+async def test_an_exception_of_the_call_reaches_the_awaiting_task() -> None:
+    workers = GuestWorkers(1)
+
+    def fail() -> None:
+        raise ValueError("guest trapped")
+
+    try:
+        for block_for in (0.0, 0.5):
+            with pytest.raises(ValueError, match="guest trapped"):
+                await workers.run(fail, block_for=block_for)
+    finally:
+        workers.close()
+
+
+async def test_the_loop_runs_again_while_a_call_outlasts_the_blocking_wait() -> None:
+    """The call can only finish once another task on the loop has run: with a loop that stayed
+    blocked until the call ended, it would give up and return False."""
+    workers = GuestWorkers(1)
+    loop_ran = threading.Event()
+
+    async def mark() -> None:
+        loop_ran.set()
+
+    try:
+        asyncio.get_running_loop().create_task(mark())
+        assert await workers.run(loop_ran.wait, 30.0, block_for=0.05)
+    finally:
+        workers.close()
+
+
+async def test_calls_beyond_the_thread_limit_wait_their_turn_and_all_complete() -> None:
+    workers = GuestWorkers(2)
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def call(index: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        release.wait(30)
+        with lock:
+            running -= 1
+        return index
+
+    try:
+        calls = [asyncio.ensure_future(workers.run(call, i, block_for=0.01)) for i in range(6)]
+        await asyncio.sleep(0.1)
+        release.set()
+        assert await asyncio.gather(*calls) == list(range(6))
+        assert most == 2
+        assert await workers.run(lambda: "still serving", block_for=0.5) == "still serving"
+    finally:
+        workers.close()
+
+
+async def test_a_closed_pool_refuses_calls_with_a_clear_error() -> None:
+    workers = GuestWorkers(1)
+    workers.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await workers.run(lambda: None)
