@@ -11,6 +11,7 @@ from wasmind.config.spawning import SpawnRules
 from wasmind.runtime.bus import BusMessage
 from wasmind.runtime.context import SpawnError
 from wasmind.runtime.grants import Limits
+from wasmind.runtime import supervisor
 from wasmind.runtime.host import ActorHost
 from wasmind.transport.memory import InProcessBroker
 from wasmind.wire.messages import (
@@ -283,6 +284,38 @@ async def test_a_full_mailbox_drops_explicitly_and_notifies(kit) -> None:
         assert note["title"] == "Messages dropped" and note["level"] == "Warning"
         assert note["message"].startswith("probe in agent 000000 dropped ")
         assert host.agents["000000"].members[0].mailbox.stats().dropped >= 1
+
+
+async def test_an_actor_flooding_its_own_full_mailbox_loses_nothing(
+    kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broadcasts of a call are published by the actor's own task when it returns, except
+    when its own mailbox might not take them: waiting for room there would be the task waiting
+    for itself (each put would time out and drop). The outbound pump waits instead. (The loop
+    blocks for the whole call here, so the pump cannot start publishing during it.)"""
+    from dataclasses import replace
+
+    monkeypatch.setattr(supervisor, "LONE_CALL_WAIT", 30.0)
+    broker = InProcessBroker()
+    rec = await Recorder(broker).start()
+    limits = Limits(mailbox_capacity=4, mailbox_wait_seconds=0.2)
+    probe = replace(
+        kit.spec("probe", config={"quiet": True}, limits=limits),
+        interest=Interest(own_scope=["test.probe.burst", "test.probe.tick", "test.probe.history"]),
+    )
+    async with running_host(broker, {"probe": probe}) as host:
+        await host.start_agent("000000", None, "Root Agent", ["probe"])
+        await rec.publish("test.probe.history", {})
+        await rec.result("history")  # idle again: the burst comes alone
+        await rec.publish("test.probe.burst", {"count": 40, "type": "test.probe.tick"})
+        assert (await rec.result("burst"))["sent"] == 40
+        with anyio.fail_after(10):
+            while len(rec.of_type("test.probe.tick")) < 40:
+                await anyio.sleep(0.01)
+        await rec.publish("test.probe.history", {})
+        history = (await rec.result("history"))["types"]
+        assert history.count("test.probe.tick") == 40
+        assert host.agents["000000"].members[0].mailbox.stats().dropped == 0
 
 
 async def test_narrow_interest_only_receives_what_it_declared(kit) -> None:

@@ -372,14 +372,17 @@ class ActorHost:
             self._outbound_room.clear()
         self._loop.call_soon_threadsafe(self._wake.set)
 
-    async def publish_broadcasts(self) -> None:
-        """Publish what guests queued, now (called right after guest calls return).
+    async def publish_broadcasts(self, caller: SupervisedActor) -> None:
+        """Publish what guests queued, now (called by ``caller`` right after its calls return).
 
         Saves the outbound pump's wake-up on the path of every reply; the pump still catches what
         is broadcast while no call has just returned (a call blocked in a host call) and runs
-        after this anyway, finding the queue empty.
+        after this anyway, finding the queue empty. Left to the pump when the caller's own
+        mailbox might not take it all: waiting for room there would be this very task waiting
+        for itself.
         """
-        if self._outbound and not self._publish_lock.locked():
+        room = caller.mailbox.capacity - len(caller.mailbox)
+        if self._outbound and len(self._outbound) <= room and not self._publish_lock.locked():
             async with self._publish_lock:
                 await self._publish_queued()
 

@@ -206,7 +206,7 @@ class SupervisedActor:
         trapped = await self.host.workers.run(
             self._handle_batch, self.instance, batch, block_for=LONE_CALL_WAIT if len(batch) == 1 else 0.0
         )
-        await self.host.publish_broadcasts()
+        await self.host.publish_broadcasts(self)
         if trapped is None:
             return
         index, trap = trapped

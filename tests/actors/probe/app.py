@@ -22,6 +22,7 @@ payload; results are broadcast as `test.probe.result` `{"op": <op>, "seen": <cou
 | `test.probe.log`      | `{"level", "text"}`                                        | `{"level"}`                      |
 | `test.probe.print`    | `{"text"}`                                                 | `{}` (text printed to stdout and stderr) |
 | `test.probe.history`  | -                                                          | `{"types": [...]}`               |
+| `test.probe.burst`    | `{"count", "type"}`                                        | `count` broadcasts of `type` (`{}`), then `{"sent"}` |
 """
 
 import json
@@ -183,3 +184,10 @@ class Probe(Actor):
     @on("test.probe.history")
     def report_history(self, message):
         self.result("history", types=list(self.history))
+
+    @on("test.probe.burst")
+    def burst(self, message):
+        args = self.args(message)
+        for _ in range(int(args.get("count", 1))):
+            self.broadcast(str(args.get("type", "test.probe.tick")), b"{}")
+        self.result("burst", sent=int(args.get("count", 1)))
