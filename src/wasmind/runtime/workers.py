@@ -5,7 +5,7 @@ on these machines and a ``ThreadPoolExecutor`` plus ``call_soon_threadsafe`` ~11
 most of it is waking the event loop (self-pipe, ``epoll``) and executor bookkeeping. Here a call
 goes to an idle thread through a ``SimpleQueue`` and, when the caller allows it, the event loop
 then *blocks* for a short while (GIL released) on a lock the worker releases when done: a call
-that finishes within that budget costs a thread wake-up each way (~15 µs) and no loop wake-up. A
+that finishes within that budget costs a thread wake-up each way (15-30 µs) and no loop wake-up. A
 call that takes longer (an LLM request, a command, a sleep) is awaited as usual once the budget is
 spent, so the loop never stalls for more than the budget. Threads are created on demand up to
 ``threads`` and reused; an instance blocked in a long host call holds one thread, not the loop.
