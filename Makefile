@@ -63,6 +63,7 @@ test-litellm: venv litellm-env  ## the slow tier against a real LiteLLM proxy (m
 bench: venv  ## every benchmark suite at full size, one after the other (JSON lines; ~5 min, 1,000 agents)
 	$(BIN)/wasmind bench runtime --json
 	$(BIN)/wasmind bench messaging --json
+	$(BIN)/wasmind bench hops --json
 	$(BIN)/wasmind bench spawn --json
 	$(BIN)/wasmind bench scale --json
 	$(BIN)/wasmind bench build --json

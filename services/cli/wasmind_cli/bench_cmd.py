@@ -8,6 +8,7 @@ import typer
 from wasmind.assets import actors_dir, cache_dir
 from wasmind.runtime.artifacts import ArtifactStore
 from wasmind_cli.bench.build import run_build_suite
+from wasmind_cli.bench.hops import run_hops_suite
 from wasmind_cli.bench.report import print_results
 from wasmind_cli.bench.runtime import run_runtime_suite
 from wasmind_cli.bench.scale import BASELINE_AGENTS, run_scale_suite
@@ -82,3 +83,12 @@ def build(
     examples = actors_dir() / "examples"
     directories = actor or [examples / "echo", examples / "wat_echo"]
     print_results(run_build_suite(directories, loads), json_output)
+
+
+@app.command("hops")
+def hops(
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per result")] = False,
+    rounds: Annotated[int, typer.Option(help="Round trips to time")] = 2000,
+) -> None:
+    """Where a cross-host round trip goes: the median time between consecutive stages in both hosts."""
+    print_results(run_hops_suite(rounds), json_output)
