@@ -25,6 +25,7 @@ from anyio import from_thread
 from anyio.abc import TaskGroup
 
 from wasmind.config.spawning import SpawnRules, UnknownActorError, expand_spawn_list
+from wasmind.runtime import gil
 from wasmind.runtime.bus import Bus, BusMessage, Subscription
 from wasmind.runtime.capabilities.http import HttpClient
 from wasmind.runtime.context import SpawnError
@@ -370,7 +371,7 @@ class ActorHost:
         self._outbound.append(envelope)
         if len(self._outbound) >= OUTBOUND_LIMIT:
             self._outbound_room.clear()
-        self._loop.call_soon_threadsafe(self._wake.set)
+        gil.call_soon_threadsafe(self._loop, self._wake.set)
 
     async def publish_broadcasts(self, caller: SupervisedActor) -> None:
         """Publish what guests queued, now (called by ``caller`` right after its calls return).

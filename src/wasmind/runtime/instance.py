@@ -21,7 +21,7 @@ from opentelemetry import trace
 from wasmtime.component import Func, ResourceAny
 
 from wasmind.config.manifest import Interest
-from wasmind.runtime import abi
+from wasmind.runtime import abi, gil
 from wasmind.runtime.abi import FastFunc
 from wasmind.runtime.capabilities.http import HttpClient
 from wasmind.runtime.component import LoadedComponent
@@ -98,8 +98,8 @@ _RUNTIME_NOISE = re.compile(r"^(thread '|note: run with|Python function threw|\s
 class _OutputTail:
     """Reads the lines a guest appended to its stdout or stderr file since the last read.
 
-    WASI creates the file; it is read through a descriptor kept open, so checking for new output
-    after a call costs one ``fstat``.
+    WASI creates the file; it is read through a descriptor kept open (with ``pread``), so checking
+    for new output after a call costs one ``lseek`` that keeps the GIL (:mod:`wasmind.runtime.gil`).
     """
 
     def __init__(self, path: Path) -> None:
@@ -115,7 +115,7 @@ class _OutputTail:
                 self._fd = os.open(self.path, os.O_RDONLY)
             except FileNotFoundError:
                 return 0
-        return os.fstat(self._fd).st_size
+        return gil.file_size(self._fd)
 
     def lines(self, final: bool = False) -> list[str]:
         size = self._size()

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from wasmind.runtime import gil
+
 __all__ = ["GuestWorkers"]
 
 T = TypeVar("T")
@@ -54,7 +56,7 @@ class _Call(Generic[T]):
         self.done.release()
         if future is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-                self.loop.call_soon_threadsafe(_settle, future)
+                gil.call_soon_threadsafe(self.loop, _settle, future)
 
     def waited_for(self, seconds: float) -> bool:
         """Block the calling (event loop) thread until done or ``seconds`` passed; True when done."""
