@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 import nats.errors
 import structlog
-from nats.aio.client import Client
+from nats.aio.client import _HEADER_KEY_RE, _HEADER_VALUE_NEWLINES, Client
 from nats.aio.transport import TcpTransport
 
 from wasmind.runtime.bus import BusMessage, Handler
@@ -625,30 +625,23 @@ def _idle_socket(nc: Client) -> asyncio.WriteTransport | None:
     return socket
 
 
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE_NEWLINES = str.maketrans({"\r": " ", "\n": " "})
-_checked_names: set[str] = set()
-
-
 def hpub_command(subject: str, headers: Mapping[str, str], payload: bytes) -> bytes:
     """The ``HPUB`` command nats-py 2.x sends for a publish with ``headers`` (byte for byte).
 
-    Same rules as ``Client._send_publish``: names stripped (empty ones skipped) and checked
-    against the RFC 7230 token characters, values stripped with CR/LF turned into spaces.
+    Same rules as ``Client._send_publish``, with nats-py's own pattern and translation table:
+    names stripped (empty ones skipped) and checked against the RFC 7230 token characters, values
+    stripped with CR/LF turned into spaces.
 
     Raises:
         nats.errors.BadHeaderError: a header name with characters outside that set.
     """
-    lines = ["NATS/1.0\r\n"]
+    lines = [_PLAIN_HEADER_BLOCK.decode()]
     for name, value in headers.items():
         key = name.strip()
         if not key:
             continue
-        if key not in _checked_names:
-            if not _HEADER_NAME.fullmatch(key):
-                raise nats.errors.BadHeaderError(key)
-            if len(_checked_names) < 1024:
-                _checked_names.add(key)
+        if not _HEADER_KEY_RE.fullmatch(key):
+            raise nats.errors.BadHeaderError(key)
         lines.append(f"{key}: {value.strip().translate(_HEADER_VALUE_NEWLINES)}\r\n")
     lines.append("\r\n")
     block = "".join(lines).encode()

@@ -9,6 +9,7 @@ reading and publishing, the host's routing, mailbox, guest call and publish path
 import os
 
 if os.environ.get("WASMIND_HOPS_DIR"):
+    import inspect
     import threading
     import time
     from collections.abc import Callable
@@ -23,7 +24,7 @@ if os.environ.get("WASMIND_HOPS_DIR"):
 
     def _wrap(owner: Any, attribute: str, stage: str) -> None:
         original: Callable[..., Any] = getattr(owner, attribute)
-        if hasattr(original, "__code__") and original.__code__.co_flags & 0x80:  # a coroutine
+        if inspect.iscoroutinefunction(original):
 
             async def wrapped_async(*args: Any, **kwargs: Any) -> Any:
                 _mark(stage + ">")
