@@ -74,7 +74,8 @@ def run_suite(suite: str, args: list[str], timeout: float = 300) -> list[dict[st
             ["--rounds", "60"],
             {
                 "actor_round_trip_cross_host_us",
-                "echo host: route< -> guest-calls>",
+                "echo host: route> -> mailbox-put>",
+                "echo host: frames< -> guest-calls>",
                 "echo host: guest-calls> -> broadcast>",
                 "echo host: publish< -> pinger host: socket-read>",
                 "pinger host: publish< -> echo host: socket-read>",

@@ -341,6 +341,29 @@ async def test_narrow_interest_only_receives_what_it_declared(kit) -> None:
         }
 
 
+async def test_delivery_follows_agents_as_they_come_and_go(kit) -> None:
+    """The host remembers who takes a message type; a spawn or a stop must change that at once."""
+    broker = InProcessBroker()
+    rec = await Recorder(broker).start()
+
+    def echoes(text: bytes) -> list[str]:
+        return sorted(e.from_scope for e in rec.of_type("test.probe.echoed") if e.payload == text)
+
+    async with running_host(broker, {"probe": kit.spec("probe", config={"quiet": True})}) as host:
+        await host.start_agent("aaaaaa", None, "A", ["probe"])
+        await rec.publish("test.probe.echo", b"1", scope="cccccc")
+        await rec.wait_for("test.probe.echoed", lambda e: e.payload == b"1")
+        await host.start_agent("bbbbbb", None, "B", ["probe"])
+        await rec.publish("test.probe.echo", b"2", scope="cccccc")
+        await rec.wait_for("test.probe.echoed", lambda e: e.payload == b"2", count=2)
+        assert echoes(b"2") == ["aaaaaa", "bbbbbb"]
+        await host.stop_agent("aaaaaa")
+        await rec.publish("test.probe.echo", b"3", scope="cccccc")
+        await rec.wait_for("test.probe.echoed", lambda e: e.payload == b"3")
+        await anyio.sleep(0.2)
+        assert echoes(b"1") == ["aaaaaa"] and echoes(b"3") == ["bbbbbb"]
+
+
 async def test_two_hosts_on_one_bus_deliver_across_without_duplicates(kit) -> None:
     broker = InProcessBroker()
     rec = await Recorder(broker).start()

@@ -14,14 +14,13 @@ import pytest
 from nats.aio.client import Client
 
 from wasmind.runtime.bus import BusMessage, subject_matches
+from wasmind.transport.frames import FrameReader, hpub_command, plain_headers
 from wasmind.transport.nats import (
     NatsBus,
     NatsConnectError,
     NatsOptions,
     PayloadTooLargeError,
     connect,
-    hpub_command,
-    plain_headers,
 )
 from wasmind.transport.natsserver import NatsServer, NatsServerConfig
 
@@ -111,25 +110,25 @@ async def test_full_wildcard_patterns_match_one_or_more_tokens(nats_url: str) ->
 
 
 async def test_two_overlapping_patterns_both_deliver_in_order_with_their_own_pattern(nats_url: str) -> None:
-    """Guards the nats-py internals NatsBus relies on (shared pending queue, Msg._sid, _pending_size)."""
+    """Guards the nats-py internals NatsBus relies on (the parser's buffer, subscription ids)."""
     p = _prefix()
     inbox = Inbox()
     async with bus_on(nats_url) as bus, bus_on(nats_url) as pub:
         await bus.subscribe(f"{p}.a.>", inbox)
         await bus.subscribe(f"{p}.*.b", inbox)
         await bus.flush()
-        # The internals: every subscription of the bus feeds the one queue, and nats-py counts
-        # pending bytes on the subscription.
+        # The internals: the bus reads the frames of its subscriptions itself, so nats-py never
+        # queues one (nothing pending on its side).
         subs = [s for s in bus.nc._subs.values() if s.subject.startswith(p)]
         assert len(subs) == 2
-        assert all(s._pending_queue is bus._queue for s in subs)
-        assert all(s._pending_size == 0 for s in subs)
+        assert isinstance(bus.nc._ps.parse.__self__, FrameReader)
 
         await pub.publish(f"{p}.a.b", {}, b"1")
         await pub.publish(f"{p}.a.c", {}, b"2")
         await pub.publish(f"{p}.c.b", {}, b"3")
         messages = await inbox.wait_for(4)
-        assert all(s._pending_size == 0 for s in subs)
+        assert all(s._pending_size == 0 and s._pending_queue.empty() for s in subs)
+        assert bus.nc.stats["in_msgs"] >= 4
     assert [m.payload for m in messages][2:] == [b"2", b"3"]
     assert {(m.payload, m.pattern) for m in messages[:2]} == {(b"1", f"{p}.a.>"), (b"1", f"{p}.*.b")}
     assert [m.pattern for m in messages[2:]] == [f"{p}.a.>", f"{p}.*.b"]
@@ -316,8 +315,9 @@ async def test_unsubscribe_stops_delivery_to_that_subscription_only(nats_url: st
 
 
 async def test_a_slow_handler_does_not_cause_slow_consumer_drops(nats_url: str) -> None:
-    """20k messages (2 MB) through a subscription that may hold 512 KB: the dispatcher must give
-    back the bytes nats-py counts as pending, or nats-py would start dropping after ~5k."""
+    """20k messages (2 MB) through a subscription that may hold 512 KB, never more than ~200 KB
+    waiting at once: the bus must count the bytes it delivered as no longer pending, or it would
+    start dropping after ~5k."""
     p = _prefix()
     errors: list[Exception] = []
 
@@ -325,15 +325,15 @@ async def test_a_slow_handler_does_not_cause_slow_consumer_drops(nats_url: str) 
         errors.append(exc)
 
     count = 0
-    done = anyio.Event()
+    handled_thousand = anyio.Event()
 
     async def slow(message: BusMessage) -> None:
-        nonlocal count
+        nonlocal count, handled_thousand
         count += 1
         if count % 1000 == 0:
+            handled_thousand.set()
+            handled_thousand = anyio.Event()
             await anyio.sleep(0.005)
-        if count == 20_000:
-            done.set()
 
     nc = await connect(NatsOptions(servers=(nats_url,)), error_cb=on_error)
     async with bus_on(nats_url) as pub:
@@ -342,12 +342,16 @@ async def test_a_slow_handler_does_not_cause_slow_consumer_drops(nats_url: str) 
             await bus.subscribe(f"{p}.flood", slow)
             await bus.flush()
             payload = b"x" * 100
-            for i in range(20_000):
-                await pub.publish(f"{p}.flood", {}, payload)
-                if i % 1000 == 999:
-                    await pub.flush()
+            for thousand in range(20):
+                for _ in range(1000):
+                    await pub.publish(f"{p}.flood", {}, payload)
+                await pub.flush()
+                with anyio.fail_after(10):  # at most ~2,000 (200 KB) wait at any time
+                    while count < thousand * 1000:
+                        await handled_thousand.wait()
             with anyio.fail_after(10):
-                await done.wait()
+                while count < 20_000:
+                    await handled_thousand.wait()
             await bus.close()
         finally:
             await nc.close()

@@ -24,7 +24,11 @@ class BusMessage:
     """The subscription pattern through which it was received."""
 
 
-Handler = Callable[[BusMessage], Awaitable[None]]
+Handler = Callable[[BusMessage], Awaitable[None] | None]
+"""Called with each message, in arrival order. A handler that finishes its work at once returns
+``None`` (the transport then goes on without a task switch: the hot path); one that has to wait
+returns an awaitable (an ``async def`` handler returns its coroutine), which the transport awaits
+before the next message of that connection."""
 
 
 class Subscription(Protocol):

@@ -49,6 +49,8 @@ log = structlog.get_logger("wasmind.runtime")
 RUNTIME_SOURCE = "runtime"
 OUTBOUND_LIMIT = 10_000
 """Guest broadcasts a host holds before making the broadcasting guests wait."""
+TARGET_CACHE_SIZE = 4096
+"""Delivery target lists a host remembers (one per message type, scope and pattern seen)."""
 MAX_PAYLOAD = 1 << 20
 """Largest payload a host publishes (NATS's default ``max_payload``); larger ones are refused."""
 
@@ -175,6 +177,8 @@ class ActorHost:
         self.root_exited = anyio.Event()
         self.restarts = 0
         self._routes: dict[str, set[SupervisedActor]] = {}
+        self._target_cache: dict[tuple[str, str, str | None], tuple[SupervisedActor, ...]] = {}
+        """``_targets`` by (message type, scope, pattern); emptied whenever a route changes."""
         self._subscriptions: dict[str, Subscription] = {}
         self._tg: TaskGroup | None = None
         self._io: tempfile.TemporaryDirectory[str] | None = None
@@ -463,7 +467,9 @@ class ActorHost:
             metrics.published(
                 envelope.message_type, subjects.type_wildcard(self.swarm, envelope.message_type)
             )
-        await self._deliver(envelope, scope, None)
+        pending = self._deliver(envelope, scope, None)
+        if pending is not None:
+            await pending
         await self.bus.publish(subject, envelope_to_headers(envelope, self.host_id), envelope.payload)
 
     async def _refuse_oversized(self, envelope: Envelope) -> None:
@@ -503,46 +509,75 @@ class ActorHost:
         self._outbound.append(envelope.with_trace(tracing.current_headers()))
         self._wake.set()
 
-    async def _deliver(self, envelope: Envelope, scope: str, pattern: str | None) -> None:
-        """Deliver to the local instances that want it (via ``pattern`` only, for bus arrivals)."""
-        if envelope.message_type == Exit.TYPE and (
-            pattern is None or pattern == InterestFilter.lifecycle_pattern(self.swarm, envelope.from_scope)
-        ):
-            record = self.agents.get(envelope.from_scope)
-            if record is not None and not record.exited:
-                self._end_agent(record, envelope)
-        candidates = (
-            [pattern]
-            if pattern is not None
-            else [
-                subjects.all_data(self.swarm),
-                subjects.type_wildcard(self.swarm, envelope.message_type),
-                subjects.scope_wildcard(self.swarm, scope),
-                subjects.data(self.swarm, scope, envelope.message_type),
-            ]
-        )
-        for candidate in candidates:
-            for member in list(self._routes.get(candidate, ())):
-                if member.is_own_exit(envelope):
-                    continue
-                if member.interest.pattern_for(self.swarm, envelope.message_type, scope) == candidate:
-                    await member.deliver(envelope)
+    def _deliver(self, envelope: Envelope, scope: str, pattern: str | None) -> Awaitable[None] | None:
+        """Deliver to the local instances that want it (via ``pattern`` only, for bus arrivals).
 
-    async def _on_bus(self, message: BusMessage) -> None:
+        Returns what is left to await when a mailbox is full (``None``: delivered, the usual case).
+        """
+        if envelope.message_type == Exit.TYPE:
+            lifecycle = InterestFilter.lifecycle_pattern(self.swarm, envelope.from_scope)
+            if pattern is None or pattern == lifecycle:
+                record = self.agents.get(envelope.from_scope)
+                if record is not None and not record.exited:
+                    self._end_agent(record, envelope)
+            everyone = self._targets(envelope.message_type, scope, pattern)
+            targets = tuple(member for member in everyone if not member.is_own_exit(envelope))
+        else:
+            key = (envelope.message_type, scope, pattern)
+            cached = self._target_cache.get(key)
+            if cached is None:
+                if len(self._target_cache) >= TARGET_CACHE_SIZE:
+                    self._target_cache.clear()
+                cached = self._target_cache[key] = self._targets(envelope.message_type, scope, pattern)
+            targets = cached
+        for index, member in enumerate(targets):
+            if not member.offer(envelope):
+                return self._deliver_waiting(envelope, targets[index:])
+        return None
+
+    def _targets(self, message_type: str, scope: str, pattern: str | None) -> tuple[SupervisedActor, ...]:
+        """The local instances that take a message of ``message_type`` concerning ``scope``.
+
+        Each takes it through its one pattern (:meth:`InterestFilter.pattern_for`); a bus arrival
+        came through ``pattern`` and goes to those whose pattern it is.
+        """
+        candidates = (
+            (pattern,)
+            if pattern is not None
+            else (
+                subjects.all_data(self.swarm),
+                subjects.type_wildcard(self.swarm, message_type),
+                subjects.scope_wildcard(self.swarm, scope),
+                subjects.data(self.swarm, scope, message_type),
+            )
+        )
+        return tuple(
+            member
+            for candidate in candidates
+            for member in self._routes.get(candidate, ())
+            if member.interest.pattern_for(self.swarm, message_type, scope) == candidate
+        )
+
+    @staticmethod
+    async def _deliver_waiting(envelope: Envelope, members: Sequence[SupervisedActor]) -> None:
+        """The rest of a delivery, from the first member whose mailbox is full, in order."""
+        for member in members:
+            await member.deliver(envelope)
+
+    def _on_bus(self, message: BusMessage) -> Awaitable[None] | None:
         try:
             _, scope, message_type = subjects.parse_data(message.subject)
         except subjects.SubjectError as error:
             log.warning("ignored message with a bad subject", error=str(error))
-            return
+            return None
         envelope = envelope_from_wire(message_type, scope, message.headers, message.payload)
         if HEADER_HOST not in message.headers:
             problem = payload_problem(message_type, message.payload, self.max_payload)
             if problem is not None:
-                await self._refuse_external(message.subject, envelope, problem)
-                return
+                return self._refuse_external(message.subject, envelope, problem)
         if envelope.replayable and all(known.id != envelope.id for known in self.replayable):
             self.replayable.append(envelope)
-        await self._deliver(envelope, scope, message.pattern)
+        return self._deliver(envelope, scope, message.pattern)
 
     async def _refuse_external(self, subject: str, envelope: Envelope, reason: str) -> None:
         """Drop a malformed message from an external publisher and say so on the error subject."""
@@ -587,11 +622,13 @@ class ActorHost:
                 await subscription.unsubscribe()
 
     async def _route(self, member: SupervisedActor) -> None:
+        self._target_cache.clear()
         for pattern in member.interest.patterns(self.swarm):
             self._routes.setdefault(pattern, set()).add(member)
             await self._subscribe(pattern)
 
     async def _unroute(self, member: SupervisedActor) -> None:
+        self._target_cache.clear()
         for pattern in member.interest.patterns(self.swarm):
             routed = self._routes.get(pattern)
             if routed is None:

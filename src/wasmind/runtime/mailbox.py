@@ -60,6 +60,14 @@ class Mailbox(Generic[T]):
         self.delivered += 1
         _wake(self._reader)
 
+    def has_room(self) -> bool:
+        """Whether :meth:`put_nowait` would take an item now (open and not full)."""
+        return not self._closed and len(self._items) < self.capacity
+
+    def put_nowait(self, item: T) -> None:
+        """Enqueue ``item``; the caller checked :meth:`has_room`."""
+        self._push(item)
+
     async def put(self, item: T, wait_seconds: float) -> bool:
         """Enqueue ``item``, waiting up to ``wait_seconds`` for space. False means dropped (counted)."""
         if self._closed:

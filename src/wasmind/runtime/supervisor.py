@@ -24,7 +24,7 @@ __all__ = ["BACKOFF_MAX", "CRASH_LIMIT", "CRASH_WINDOW", "Delivery", "Supervised
 
 log = structlog.get_logger("wasmind.runtime")
 
-BATCH = 64
+BATCH = 256
 """Queued messages handed to the worker thread at once."""
 LONE_CALL_WAIT = 0.002
 """Seconds the event loop may block on the call for a lone message (an idle actor's usual case)
@@ -85,10 +85,21 @@ class SupervisedActor:
         """An ``Exit`` of this actor's scope ends it instead of being delivered."""
         return envelope.message_type == Exit.TYPE and envelope.from_scope == self.scope
 
-    async def deliver(self, envelope: Envelope) -> None:
-        """Queue a message (waits for space up to the limit; a drop is logged, counted and notified)."""
+    def offer(self, envelope: Envelope) -> bool:
+        """Queue a message if the mailbox has room now (an own-scope ``Exit`` always goes in);
+        False when it has not: then :meth:`deliver` waits for room."""
         if self.is_own_exit(envelope):
             self.mailbox.put_urgent((envelope, None))
+            return True
+        if not self.mailbox.has_room():
+            return False
+        self.mailbox.put_nowait((envelope, self._received(envelope) if tracing.enabled() else None))
+        metrics.delivered(envelope.message_type, self.spec.actor_id)
+        return True
+
+    async def deliver(self, envelope: Envelope) -> None:
+        """Queue a message (waits for space up to the limit; a drop is logged, counted and notified)."""
+        if self.offer(envelope):
             return
         received = self._received(envelope) if tracing.enabled() else None
         if await self.mailbox.put((envelope, received), self.spec.limits.mailbox_wait_seconds):

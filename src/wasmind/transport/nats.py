@@ -7,9 +7,11 @@ subscriptions of the bus (see the class docstring).
 
 import asyncio
 import contextlib
+import functools
+import inspect
 import os
-import re
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -20,10 +22,11 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 import nats.errors
 import structlog
-from nats.aio.client import _HEADER_KEY_RE, _HEADER_VALUE_NEWLINES, Client
+from nats.aio.client import Client
 from nats.aio.transport import TcpTransport
 
 from wasmind.runtime.bus import BusMessage, Handler
+from wasmind.transport.frames import FrameReader, hpub_command
 
 __all__ = [
     "NatsBus",
@@ -36,6 +39,8 @@ __all__ = [
 log = structlog.get_logger("wasmind.transport")
 
 _FLUSH_TIMEOUT = 10  # seconds (nats-py types it as int)
+_DISPATCH_SLICE = 256
+"""Backlogged messages the dispatcher delivers before it lets other tasks run."""
 
 _ENV_PATHS = {
     "creds_file": "WASMIND_NATS_CREDS",
@@ -366,9 +371,12 @@ def _connect_failure(options: NatsOptions, cause: BaseException) -> str:
 
 @dataclass(eq=False)
 class _Entry:
+    sid: int
     pattern: str
     handler: Handler
     sub: Any  # nats.aio.subscription.Subscription
+    pending_bytes: int = 0
+    """Payload bytes of this subscription waiting in the bus's backlog."""
 
 
 class _NatsSubscription:
@@ -386,25 +394,28 @@ class _NatsSubscription:
 class NatsBus:
     """The :class:`~wasmind.runtime.bus.Bus` on one nats-py connection, in wire order.
 
-    nats-py gives every subscription with a callback its own task, so the order *between*
-    subscriptions is lost: an actor subscribed to ``s.X.A`` and ``s.X.B`` could see B before A
-    although A was published first, and our protocol needs per-publisher FIFO. So this class
-    relies on nats-py 2.x internals (pinned ``<3``; ``tests/transport/test_nats_bus.py`` fails
-    loudly if they change): it subscribes without a callback and replaces each subscription's
-    ``_pending_queue`` by one queue shared by all the subscriptions of the bus. The client's read
-    loop (``Client._process_msg``) puts every message into that queue synchronously, in wire
-    order; one dispatcher task reads it, finds the subscription by ``Msg._sid``, gives back the
-    bytes it counted in ``Subscription._pending_size`` (otherwise nats-py would count them as
-    pending forever and end with SlowConsumer drops), and awaits the handler. :meth:`flush` also
-    pushes the client's write buffer out first (``Client._flush_pending``), because nats-py's own
-    ``flush()`` sends its PING ahead of still-buffered commands. :meth:`publish` writes the first
-    message of a loop pass straight to an idle socket (see :func:`_idle_socket`).
+    nats-py gives every subscription with a callback its own task and queue, so the order
+    *between* subscriptions is lost (an actor subscribed to ``s.X.A`` and ``s.X.B`` could see B
+    before A although A was published first; our protocol needs per-publisher FIFO), and each
+    message costs a ``Msg``, a queue and a task switch. So the bus subscribes without a callback
+    and reads its subscriptions' frames itself, straight from the client's read buffer
+    (:class:`~wasmind.transport.frames.FrameReader`, on nats-py 2.x internals, pinned ``<3``;
+    ``tests/transport`` fail loudly if they change). Handlers see the messages of all its
+    subscriptions in wire order:
 
-    A consequence: handlers run one at a time, so they should hand messages on (e.g. to a
-    mailbox) quickly; a slow handler delays every subscription of this bus. Overflow (more than
-    ``pending_msgs_limit`` queued messages, or ``pending_bytes_limit`` bytes queued for one
-    subscription) is dropped by nats-py and reported as a ``SlowConsumerError`` to the
-    connection's ``error_cb`` (logged by :func:`connect`).
+    - while nothing is waiting, a message goes to its handler at once, inside the client's read
+      loop; a handler that finishes synchronously (returns ``None``) costs no task switch;
+    - a handler that returns an awaitable (it has to wait, e.g. for room in a mailbox) is awaited
+      by the bus's dispatcher task, and the messages behind it wait in the bus's backlog, so
+      the read loop keeps reading (``PING``, replies to requests) while handlers are slow.
+
+    Overflow (more than ``pending_msgs_limit`` messages in the backlog, or ``pending_bytes_limit``
+    payload bytes waiting for one subscription) is dropped and reported as a
+    ``SlowConsumerError`` to the connection's ``error_cb`` (logged by :func:`connect`).
+    :meth:`flush` also pushes the client's write buffer out first (``Client._flush_pending``),
+    because nats-py's own ``flush()`` sends its PING ahead of still-buffered commands.
+    :meth:`publish` writes the first message of a loop pass straight to an idle socket (see
+    :func:`_idle_socket`).
     """
 
     def __init__(
@@ -418,15 +429,19 @@ class NatsBus:
 
         Args:
             nc: a connected nats-py client.
-            pending_msgs_limit: messages that may wait for the dispatcher, all subscriptions together.
+            pending_msgs_limit: messages that may wait for slow handlers, all subscriptions together.
             pending_bytes_limit: payload bytes that may wait, per subscription.
         """
         self.nc = nc
-        _parse_plain_headers_fast(nc)
+        self._reader = FrameReader.of(nc)
         self._pending_msgs_limit = pending_msgs_limit
         self._pending_bytes_limit = pending_bytes_limit
-        self._queue: asyncio.Queue[Any] | None = None
         self._subs: dict[int, _Entry] = {}
+        self._backlog: deque[tuple[_Entry, BusMessage]] = deque()
+        self._busy = False
+        """The dispatcher owns delivery: a handler is being awaited or messages wait behind one."""
+        self._current: Awaitable[None] | None = None
+        self._wakeup: asyncio.Future[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._closed = False
         self._wrote_directly = False
@@ -460,30 +475,12 @@ class NatsBus:
         """Receive every message matching ``pattern`` (NATS wildcards); see the class docstring."""
         if self._closed:
             raise RuntimeError("NatsBus is closed")
-        queue = self._ensure_dispatcher()
-        sub = await self.nc.subscribe(
-            pattern,
-            pending_msgs_limit=self._pending_msgs_limit,
-            pending_bytes_limit=self._pending_bytes_limit,
-        )
-        # nats-py internals (2.x): the read loop puts into sub._pending_queue; route it to ours.
-        early = getattr(sub, "_pending_queue", None)
-        internals_ok = isinstance(early, asyncio.Queue) and isinstance(
-            getattr(sub, "_pending_size", None), int
-        )
-        if early is None or not internals_ok:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-            raise RuntimeError(
-                "nats-py internals changed: NatsBus needs Subscription._pending_queue and "
-                "Subscription._pending_size (nats-py 2.x); pin nats-py<3 or update NatsBus"
-            )
-        sub._pending_queue = queue
-        self._subs[sub._id] = _Entry(pattern, handler, sub)
-        # Nothing can have arrived yet (the SUB is flushed only once this task yields), but if it
-        # ever did, hand it on rather than lose it.
-        while not early.empty():
-            queue.put_nowait(early.get_nowait())
+        self._ensure_dispatcher()
+        sub = await self.nc.subscribe(pattern)
+        entry = _Entry(sub._id, pattern, handler, sub)
+        self._subs[entry.sid] = entry
+        # Nothing can have arrived yet: the SUB is flushed only once this task yields.
+        self._reader.route(entry.sid, functools.partial(self._receive, entry))
         if self.nc.is_connected:
             # A round trip, so that once this returns the server routes matching messages to us
             # (while disconnected, nats-py sends the SUB again on reconnect).
@@ -491,7 +488,7 @@ class NatsBus:
                 await self.flush()
             except TimeoutError:
                 log.warning("nats subscribe not confirmed by the server in time", pattern=pattern)
-        return _NatsSubscription(self, sub._id)
+        return _NatsSubscription(self, entry.sid)
 
     async def flush(self) -> None:
         """Wait until the server has processed everything this connection sent so far.
@@ -517,11 +514,10 @@ class NatsBus:
             if task is not asyncio.current_task():  # closed from a handler: it ends on its own
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self._queue is not None:
-            # Mark what is left as done so that a later drain of the client does not wait on it.
-            while not self._queue.empty():
-                self._queue.get_nowait()
-                self._queue.task_done()
+        current, self._current = self._current, None
+        if inspect.iscoroutine(current):
+            current.close()  # handed over but never awaited
+        self._backlog.clear()
 
     async def __aenter__(self) -> Self:
         return self
@@ -534,75 +530,79 @@ class NatsBus:
     ) -> None:
         await self.close()
 
-    def _ensure_dispatcher(self) -> "asyncio.Queue[Any]":
-        if self._queue is None:
-            self._queue = asyncio.Queue(maxsize=self._pending_msgs_limit)
+    def _receive(
+        self, entry: _Entry, subject: str, headers: dict[str, str] | None, payload: bytes
+    ) -> Awaitable[None] | None:
+        """A frame of ``entry``'s subscription, from the client's read loop, in wire order."""
+        message = BusMessage(subject, headers or {}, payload, entry.pattern)
+        if not self._busy:
+            self._current = self._call(entry, message)
+            if self._current is not None:
+                self._busy = True
+                self._wake()
+            return None
+        if len(self._backlog) >= self._pending_msgs_limit or (
+            self._pending_bytes_limit > 0 and entry.pending_bytes + len(payload) >= self._pending_bytes_limit
+        ):
+            error = nats.errors.SlowConsumerError(subject=subject, reply="", sid=entry.sid, sub=entry.sub)
+            return self.nc._error_cb(error)
+        entry.pending_bytes += len(payload)
+        self._backlog.append((entry, message))
+        return None
+
+    @staticmethod
+    def _call(entry: _Entry, message: BusMessage) -> Awaitable[None] | None:
+        """Run the handler; what it left to await (``None``: done). Its errors are logged."""
+        try:
+            return entry.handler(message)
+        except Exception:
+            log.exception("bus handler failed", subject=message.subject, pattern=entry.pattern)
+            return None
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def _ensure_dispatcher(self) -> None:
         if self._dispatcher is None:
             self._dispatcher = asyncio.get_running_loop().create_task(
-                self._dispatch(self._queue), name="wasmind-nats-bus-dispatcher"
+                self._dispatch(), name="wasmind-nats-bus-dispatcher"
             )
-        return self._queue
 
-    async def _dispatch(self, queue: "asyncio.Queue[Any]") -> None:
+    async def _dispatch(self) -> None:
+        """Awaits handlers that did not finish at once, and delivers what queued up behind them."""
+        loop = asyncio.get_running_loop()
+        delivered = 0
         while True:
-            msg = await queue.get()
-            try:
-                entry = self._subs.get(msg._sid)
-                if entry is None:
-                    continue  # unsubscribed meanwhile
-                entry.sub._pending_size -= len(msg.data)
+            current, self._current = self._current, None
+            if current is not None:
                 try:
-                    await entry.handler(BusMessage(msg.subject, msg.headers or {}, msg.data, entry.pattern))
+                    await current
                 except Exception:
-                    log.exception("bus handler failed", subject=msg.subject, pattern=entry.pattern)
-            finally:
-                queue.task_done()
+                    log.exception("bus handler failed")
+            elif self._backlog:
+                entry, message = self._backlog.popleft()
+                entry.pending_bytes -= len(message.payload)
+                if self._subs.get(entry.sid) is entry:  # else unsubscribed meanwhile
+                    self._current = self._call(entry, message)
+                delivered += 1
+                if delivered % _DISPATCH_SLICE == 0:
+                    await asyncio.sleep(0)  # handlers that never wait must not starve the loop
+            else:
+                self._busy = False
+                self._wakeup = loop.create_future()
+                try:
+                    await self._wakeup
+                finally:
+                    self._wakeup = None
 
     async def _unsubscribe(self, sid: int) -> None:
         entry = self._subs.pop(sid, None)
         if entry is None:
             return
+        self._reader.unroute(sid)
         with contextlib.suppress(nats.errors.ConnectionClosedError, nats.errors.BadSubscriptionError):
             await entry.sub.unsubscribe()
-
-
-_PLAIN_HEADER_BLOCK = b"NATS/1.0\r\n"
-_WHITESPACE = re.compile(r"\s")
-
-
-def plain_headers(block: bytes) -> dict[str, str] | None:
-    """What nats-py 2.x makes of a header block without a status line, in one pass.
-
-    Same rules as ``Client._parse_header_lines``: ``Name: value`` lines, names stripped and ASCII
-    (others skipped), names containing whitespace skipped, values stripped and decoded as UTF-8
-    with replacement; no headers is ``None``.
-    """
-    found: dict[str, str] = {}
-    for line in block[len(_PLAIN_HEADER_BLOCK) :].split(b"\r\n"):
-        name, colon, value = line.partition(b":")
-        if not colon:
-            continue
-        try:
-            key = name.strip().decode("ascii")
-        except UnicodeDecodeError:
-            continue
-        if _WHITESPACE.search(key) is None:
-            found[key] = value.strip().decode("utf-8", "replace")
-    return found or None
-
-
-def _parse_plain_headers_fast(nc: Client) -> None:
-    """Parse plain header blocks with :func:`plain_headers` (half the cost of nats-py's general
-    parser, on the path of every message); status lines still go to nats-py."""
-    general = nc._process_headers
-
-    async def process_headers(headers: bytes | None) -> dict[str, str] | None:
-        if headers and headers.startswith(_PLAIN_HEADER_BLOCK):
-            return plain_headers(headers)
-        result: dict[str, str] | None = await general(headers)
-        return result
-
-    nc._process_headers = process_headers  # type: ignore[method-assign]
 
 
 def _idle_socket(nc: Client) -> asyncio.WriteTransport | None:
@@ -623,36 +623,6 @@ def _idle_socket(nc: Client) -> asyncio.WriteTransport | None:
     if not isinstance(socket, asyncio.WriteTransport) or socket.get_write_buffer_size():
         return None
     return socket
-
-
-def hpub_command(subject: str, headers: Mapping[str, str], payload: bytes) -> bytes:
-    """The ``HPUB`` command nats-py 2.x sends for a publish with ``headers`` (byte for byte).
-
-    Same rules as ``Client._send_publish``, with nats-py's own pattern and translation table:
-    names stripped (empty ones skipped) and checked against the RFC 7230 token characters, values
-    stripped with CR/LF turned into spaces.
-
-    Raises:
-        nats.errors.BadHeaderError: a header name with characters outside that set.
-    """
-    lines = [_PLAIN_HEADER_BLOCK.decode()]
-    for name, value in headers.items():
-        key = name.strip()
-        if not key:
-            continue
-        if not _HEADER_KEY_RE.fullmatch(key):
-            raise nats.errors.BadHeaderError(key)
-        lines.append(f"{key}: {value.strip().translate(_HEADER_VALUE_NEWLINES)}\r\n")
-    lines.append("\r\n")
-    block = "".join(lines).encode()
-    return b"%s %s  %d %d\r\n%s%s\r\n" % (
-        b"HPUB",
-        subject.encode(),
-        len(block),
-        len(block) + len(payload),
-        block,
-        payload,
-    )
 
 
 def _headers_size(headers: Mapping[str, str]) -> int:

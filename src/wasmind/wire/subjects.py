@@ -87,8 +87,9 @@ def data(swarm: str, scope: str, message_type: str) -> str:
     return f"{PREFIX}.{validate_swarm(swarm)}.s.{scope}.{type_tokens(message_type)}"
 
 
+@lru_cache(maxsize=65536)
 def parse_data(subject: str) -> tuple[str, str, str]:
-    """``(swarm, scope, message type)`` of a data subject."""
+    """``(swarm, scope, message type)`` of a data subject (on the path of every message: cached)."""
     parts = subject.split(".", 4)
     if len(parts) != 5 or parts[0] != PREFIX or parts[2] != "s":
         raise SubjectError(f"not a data subject: {subject!r} (expected {PREFIX}.<swarm>.s.<scope>.<type>)")

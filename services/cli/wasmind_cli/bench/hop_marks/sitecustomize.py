@@ -1,7 +1,7 @@
 """Stage timestamps for ``wasmind bench hops``, loaded into the swarm's processes via PYTHONPATH.
 
 Active only when ``WASMIND_HOPS_DIR`` is set. Wraps the functions every message passes (nats-py
-reading and publishing, the host's routing, mailbox, guest call and publish path) to record
+reading, our frame reader and publishing, the host's routing, mailbox, guest call and publish path) to record
 ``perf_counter_ns`` (one clock for all processes on Linux) and a stage name, and writes them to
 ``$WASMIND_HOPS_DIR/<pid>.txt`` once a second. A measuring tool: the product code has no hooks.
 """
@@ -54,17 +54,16 @@ if os.environ.get("WASMIND_HOPS_DIR"):
 
     from asyncio import selector_events
 
-    from nats.aio.client import Client
-
     from wasmind.runtime.host import ActorHost
     from wasmind.runtime.supervisor import SupervisedActor
+    from wasmind.transport.frames import FrameReader
 
     _socket_transport = selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
     _wrap(_socket_transport, "_read_ready__data_received", "socket-read")
     _wrap(_socket_transport, "write", "socket-write")
-    _wrap(Client, "_process_msg", "nats-msg")
+    _wrap(FrameReader, "parse", "frames")
     _wrap(ActorHost, "_on_bus", "route")
-    _wrap(SupervisedActor, "deliver", "mailbox-put")
+    _wrap(SupervisedActor, "offer", "mailbox-put")
     _wrap(SupervisedActor, "_handle_batch", "guest-calls")
     _wrap(ActorHost, "enqueue", "broadcast")
     _wrap(ActorHost, "_publish_now", "publish")

@@ -1,0 +1,187 @@
+"""FrameReader against nats-py's own parser: any chunking, control lines in order, other subscriptions."""
+
+import uuid
+from typing import Any
+
+import anyio
+import nats.errors
+import pytest
+from nats.aio.client import Client
+from nats.protocol import parser as nats_parser
+
+from wasmind.transport.frames import FrameReader
+from wasmind.transport.nats import NatsBus, NatsOptions, connect
+
+pytestmark = pytest.mark.anyio
+
+OURS, OTHER = 7, 9
+
+
+class Recorder:
+    """A client whose protocol handlers record what nats-py's parser would make them do."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.client = Client()
+        client: Any = self.client
+
+        async def process_msg(
+            sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
+        ) -> None:
+            self.events.append(("nats-msg", sid, subject.decode(), reply.decode(), data, headers))
+
+        async def process_ping() -> None:
+            self.events.append(("ping",))
+
+        async def process_pong() -> None:
+            self.events.append(("pong",))
+
+        async def process_info(info: dict[str, Any]) -> None:
+            self.events.append(("info", info))
+
+        async def process_err(message: str) -> None:
+            self.events.append(("err", message))
+
+        client._process_msg = process_msg
+        client._process_ping = process_ping
+        client._process_pong = process_pong
+        client._process_info = process_info
+        client._process_err = process_err
+        self.reader = FrameReader.of(self.client)
+        self.reader.route(OURS, self.receive)
+
+    def receive(self, subject: str, headers: dict[str, str] | None, payload: bytes) -> None:
+        self.events.append(("ours", subject, headers, payload))
+
+    async def feed(self, data: bytes, chunk: int) -> None:
+        for start in range(0, len(data), chunk):
+            await self.client._ps.parse(data[start : start + chunk])
+
+
+def hmsg(subject: bytes, sid: int, header_block: bytes, payload: bytes, reply: bytes = b"") -> bytes:
+    """An ``HMSG`` frame as nats-server writes it."""
+    size = len(header_block)
+    args = b" ".join(part for part in (subject, b"%d" % sid, reply) if part)
+    return b"HMSG %s %d %d\r\n%s%s\r\n" % (args, size, size + len(payload), header_block, payload)
+
+
+STREAM = (
+    b'INFO {"server_id":"x","max_payload":1048576}\r\n'
+    + hmsg(b"a.b", OURS, b"NATS/1.0\r\nK:  v \r\n\r\n", b"hello")
+    + b"PING\r\n"
+    + b"MSG c.d 7 reply.to 3\r\nabc\r\n"
+    + b"+OK\r\n"
+    + b"MSG e.f 9 2\r\nhi\r\n"
+    + hmsg(b"g.h", OTHER, b"NATS/1.0\r\n\r\n", b"yo", reply=b"in.box")
+    + b"PONG\r\n"
+    + hmsg(b"i.j", OURS, b"NATS/1.0 503\r\n\r\n", b"")
+    + b"MSG k.l 7 0\r\n\r\n"
+    + b"-ERR 'Permissions Violation for Subscription to \"x\"'\r\n"
+)
+EXPECTED = [
+    ("info", {"server_id": "x", "max_payload": 1048576}),
+    ("ours", "a.b", {"K": "v"}, b"hello"),
+    ("ping",),
+    ("ours", "c.d", None, b"abc"),
+    ("nats-msg", OTHER, "e.f", "", b"hi", None),
+    ("nats-msg", OTHER, "g.h", "in.box", b"yo", b"NATS/1.0\r\n\r\n"),
+    ("pong",),
+    ("ours", "i.j", {"Status": "503"}, b""),
+    ("ours", "k.l", None, b""),
+    ("err", "'permissions violation for subscription to \"x\"'"),
+]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 16, 64, len(STREAM)])
+async def test_frames_and_control_lines_come_out_in_wire_order_however_the_stream_is_cut(chunk: int) -> None:
+    recorder = Recorder()
+    await recorder.feed(STREAM, chunk)
+    assert recorder.events == EXPECTED
+    assert recorder.client._ps.buf == bytearray()
+    assert recorder.client.stats["in_msgs"] == 4  # ours; nats-py counts the others itself
+
+
+async def test_a_receiver_may_hand_back_an_awaitable_that_runs_before_the_next_frame() -> None:
+    recorder = Recorder()
+
+    async def later(subject: str) -> None:
+        await anyio.sleep(0.01)
+        recorder.events.append(("finished", subject))
+
+    def receive(subject: str, headers: dict[str, str] | None, payload: bytes) -> Any:
+        recorder.events.append(("ours", subject))
+        return later(subject) if subject == "slow" else None
+
+    recorder.reader.route(OURS, receive)
+    await recorder.feed(b"MSG slow 7 1\r\nx\r\nMSG fast 7 1\r\ny\r\nPING\r\n", 1024)
+    assert recorder.events == [("ours", "slow"), ("finished", "slow"), ("ours", "fast"), ("ping",)]
+
+
+async def test_a_frame_begun_by_nats_pys_parser_is_finished_by_it() -> None:
+    client = Client()
+    seen: list[tuple[int, bytes]] = []
+
+    async def process_msg(sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
+        seen.append((sid, data))
+
+    client._process_msg = process_msg  # type: ignore[method-assign]
+    await client._ps.parse(b"MSG a 7 5\r\nhel")  # nats-py alone, before any reader
+    assert client._ps.state == nats_parser.AWAITING_MSG_PAYLOAD
+    reader = FrameReader.of(client)
+    mine: list[bytes] = []
+    reader.route(7, lambda subject, headers, payload: mine.append(payload))
+    await client._ps.parse(b"lo\r\nMSG b 7 2\r\nok\r\n")
+    await client._ps.parse(b"MSG c 7 3\r\nnew\r\n")
+    assert seen[0] == (7, b"hello")
+    assert b"new" in mine and FrameReader.of(client) is reader
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"MSG a 7\r\n", b"MSG a x 3\r\n", b"HMSG a 7 9\r\n", b"HMSG a 7 5 3\r\n", b"MSG a 7 -1\r\n"],
+)
+async def test_a_malformed_message_line_is_a_protocol_error(line: bytes) -> None:
+    recorder = Recorder()
+    with pytest.raises(nats.errors.ProtocolError):
+        await recorder.feed(line + b"abc\r\n", 1024)
+
+
+async def test_an_unknown_control_line_is_nats_pys_protocol_error() -> None:
+    recorder = Recorder()
+    with pytest.raises(nats.errors.ProtocolError):
+        await recorder.feed(b"BOGUS\r\n", 1024)
+
+
+async def test_requests_on_the_connection_of_a_bus_still_get_their_replies(nats_url: str) -> None:
+    """The bus reads only its own subscriptions' frames: nats-py's request inbox keeps working."""
+    subject = f"t{uuid.uuid4().hex[:12]}.echo"
+    nc = await connect(NatsOptions(servers=(nats_url,)))
+    responder = await connect(NatsOptions(servers=(nats_url,)))
+    try:
+
+        async def echo(msg: Any) -> None:
+            await msg.respond(msg.data.upper())
+
+        await responder.subscribe(subject, cb=echo)
+        await responder.flush()
+        async with NatsBus(nc) as bus:
+            inbox: list[bytes] = []
+            all_in = anyio.Event()
+
+            async def on_message(message: Any) -> None:
+                inbox.append(message.payload)
+                if len(inbox) == 20:
+                    all_in.set()
+
+            await bus.subscribe(f"{subject}.bus", on_message)
+            for n in range(20):
+                reply = await nc.request(subject, b"ping %d" % n, timeout=5)
+                assert reply.data == b"PING %d" % n
+                await responder.publish(f"{subject}.bus", b"%d" % n)
+            await responder.flush()
+            with anyio.fail_after(5):
+                await all_in.wait()
+        assert inbox == [b"%d" % n for n in range(20)]
+    finally:
+        await responder.close()
+        await nc.close()
