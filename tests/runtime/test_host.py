@@ -364,6 +364,23 @@ async def test_delivery_follows_agents_as_they_come_and_go(kit) -> None:
         assert echoes(b"1") == ["aaaaaa"] and echoes(b"3") == ["bbbbbb"]
 
 
+async def test_a_burst_to_an_idle_actor_is_handled_in_order(kit) -> None:
+    """The first message's call starts on delivery; those behind it must still come after it."""
+    broker = InProcessBroker()
+    rec = await Recorder(broker).start()
+    async with running_host(broker, {"probe": kit.spec("probe", config={"quiet": True})}) as host:
+        await host.start_agent("aaaaaa", None, "A", ["probe"])
+        for round_ in range(3):
+            await anyio.sleep(0.05)  # idle again
+            sent = [b"%d-%d" % (round_, n) for n in range(5)]
+            for text in sent:  # no yield in between: all arrive before the actor's task runs
+                await rec.publish("test.probe.echo", text, scope="aaaaaa")
+            echoed = await rec.wait_for(
+                "test.probe.echoed", lambda e, r=round_: e.payload.startswith(b"%d-" % r), count=5
+            )
+            assert [e.payload for e in echoed] == sent
+
+
 async def test_two_hosts_on_one_bus_deliver_across_without_duplicates(kit) -> None:
     broker = InProcessBroker()
     rec = await Recorder(broker).start()

@@ -83,3 +83,15 @@ async def test_a_closed_pool_refuses_calls_with_a_clear_error() -> None:
     workers.close()
     with pytest.raises(RuntimeError, match="closed"):
         await workers.run(lambda: None)
+
+
+async def test_a_started_call_runs_before_anyone_waits_for_it() -> None:
+    workers = GuestWorkers(1)
+    ran = threading.Event()
+    try:
+        started = workers.start(lambda: ran.set() or 42)
+        assert started.taken_at_once
+        assert await asyncio.to_thread(ran.wait, 5)  # nobody has asked for the outcome yet
+        assert await workers.finish(started, block_for=0.5) == 42
+    finally:
+        workers.close()

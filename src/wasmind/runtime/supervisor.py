@@ -12,6 +12,7 @@ from opentelemetry import trace
 from wasmind.runtime.instance import ActorInstance, ActorSpec, GuestTrap
 from wasmind.runtime.interest import InterestFilter
 from wasmind.runtime.mailbox import Mailbox, MailboxClosed
+from wasmind.runtime.workers import Started
 from wasmind.telemetry import metrics, tracing
 from wasmind.wire import subjects
 from wasmind.wire.envelope import Envelope, target_scope
@@ -57,6 +58,10 @@ class SupervisedActor:
         """Cancels this actor's loop only (the host's other tasks are not affected)."""
         self._last_drop_notice = 0.0
         self.pending_drops = 0
+        self._waiting_for_mail = False
+        """The message loop waits on an empty mailbox: the next message may start its call at once."""
+        self._early: tuple[Delivery, Started[tuple[int, GuestTrap] | None]] | None = None
+        """A lone message whose call :meth:`offer` started, and that call."""
 
     @property
     def label(self) -> str:
@@ -93,8 +98,14 @@ class SupervisedActor:
             return True
         if not self.mailbox.has_room():
             return False
-        self.mailbox.put_nowait((envelope, self._received(envelope) if tracing.enabled() else None))
+        delivery = (envelope, self._received(envelope) if tracing.enabled() else None)
+        self.mailbox.put_nowait(delivery)
         metrics.delivered(envelope.message_type, self.spec.actor_id)
+        if self._waiting_for_mail and self.instance is not None:
+            # An idle actor's call starts now, not once the loop has run its task: the worker
+            # thread wakes while the loop finishes what it is doing (the latency of every hop).
+            self._waiting_for_mail = False
+            self._early = (delivery, self.host.workers.start(self._handle_batch, self.instance, [delivery]))
         return True
 
     async def deliver(self, envelope: Envelope) -> None:
@@ -190,10 +201,19 @@ class SupervisedActor:
         """
         try:
             while True:
+                self._waiting_for_mail = not self.mailbox
                 try:
                     batch = await self.mailbox.get_batch(BATCH)
                 except MailboxClosed:
                     break
+                finally:
+                    self._waiting_for_mail = False
+                early, self._early = self._early, None
+                if early is not None and batch[0] is early[0]:
+                    self.mailbox.requeue(batch[1:])  # the next round takes them
+                    await self._deliver_batch(batch[:1], early[1])
+                    await asyncio.sleep(0)
+                    continue
                 exit_at = next((i for i, (e, _) in enumerate(batch) if self.is_own_exit(e)), None)
                 await self._deliver_batch(batch if exit_at is None else batch[:exit_at])
                 if exit_at is not None:
@@ -205,18 +225,23 @@ class SupervisedActor:
                 await self._destroy()
             self.stopped.set()
 
-    async def _deliver_batch(self, batch: list[Delivery]) -> None:
+    async def _deliver_batch(
+        self, batch: list[Delivery], started: "Started[tuple[int, GuestTrap] | None] | None" = None
+    ) -> None:
+        """Hand ``batch`` to the instance (``started``: its calls were begun already)."""
         if not batch:
             return
-        if self.instance is None:  # permanently failed: the rest of the agent keeps running
+        if started is None and self.instance is None:  # permanently failed: the agent keeps running
             for _, received in batch:
                 if received is not None:
                     tracing.error(received, "not delivered: the actor failed permanently")
                     received.end()
             return
-        trapped = await self.host.workers.run(
-            self._handle_batch, self.instance, batch, block_for=LONE_CALL_WAIT if len(batch) == 1 else 0.0
-        )
+        if started is None:
+            assert self.instance is not None
+            started = self.host.workers.start(self._handle_batch, self.instance, batch)
+        lone = len(batch) == 1
+        trapped = await self.host.workers.finish(started, block_for=LONE_CALL_WAIT if lone else 0.0)
         await self.host.publish_broadcasts(self)
         if trapped is None:
             return

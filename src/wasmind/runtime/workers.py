@@ -16,11 +16,12 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from wasmind.runtime import gil
 
-__all__ = ["GuestWorkers"]
+__all__ = ["GuestWorkers", "Started"]
 
 T = TypeVar("T")
 
@@ -75,6 +76,15 @@ class _Call(Generic[T]):
         return self.result  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class Started(Generic[T]):
+    """A call begun by :meth:`GuestWorkers.start`."""
+
+    call: _Call[T]
+    taken_at_once: bool
+    """An idle thread took it (else it waits for one: no point blocking the loop on it)."""
+
+
 def _settle(future: "asyncio.Future[None]") -> None:
     if not future.done():  # else the awaiting task was cancelled: nobody wants the outcome
         future.set_result(None)
@@ -102,10 +112,19 @@ class GuestWorkers:
         calls in a loop must yield itself (or a stream of short calls would starve the loop). If
         the caller is cancelled, the call finishes unobserved.
         """
+        return await self.finish(self.start(fn, *args), block_for=block_for)
+
+    def start(self, fn: Callable[..., T], *args: Any) -> "Started[T]":
+        """Begin ``fn(*args)`` on a worker thread now; :meth:`finish` collects the outcome."""
         call = _Call(asyncio.get_running_loop(), fn, args)
-        if self._submit(call):
-            call.waited_for(block_for)
-        return await call.outcome()
+        return Started(call, self._submit(call))
+
+    @staticmethod
+    async def finish(started: "Started[T]", *, block_for: float = 0.0) -> T:
+        """The result or exception of a call begun with :meth:`start` (``block_for`` as in :meth:`run`)."""
+        if started.taken_at_once:
+            started.call.waited_for(block_for)
+        return await started.call.outcome()
 
     def _submit(self, call: "_Call[Any]") -> bool:
         """Queue ``call``; True when an idle thread takes it at once."""
