@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -93,5 +94,27 @@ async def test_a_started_call_runs_before_anyone_waits_for_it() -> None:
         assert started.taken_at_once
         assert await asyncio.to_thread(ran.wait, 5)  # nobody has asked for the outcome yet
         assert await workers.finish(started, block_for=0.5) == 42
+    finally:
+        workers.close()
+
+
+async def test_then_runs_on_the_worker_only_while_the_loop_waits_and_the_loop_waits_for_it() -> None:
+    workers = GuestWorkers(1)
+    ran: list[str] = []
+
+    def then() -> None:
+        time.sleep(0.05)  # longer than the loop's budget below: it must wait anyway
+        ran.append(threading.current_thread().name)
+
+    try:
+        started = workers.start(lambda: time.sleep(0.005) or 1, then=then)  # the loop waits first
+        assert await workers.finish(started, block_for=0.01) == 1
+        assert len(ran) == 1 and ran[0].startswith("wasmind-guest")  # done before finish returned
+        release = threading.Event()
+        started = workers.start(release.wait, 5, then=then)  # the loop does not wait for this one
+        release.set()
+        assert await workers.finish(started, block_for=0.0) is True
+        await asyncio.sleep(0.1)
+        assert len(ran) == 1
     finally:
         workers.close()

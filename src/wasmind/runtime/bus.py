@@ -50,6 +50,11 @@ class Bus(Protocol):
     async def flush(self) -> None:
         """Wait until everything published so far has reached the transport."""
 
+    def publish_now(self, subject: str, headers: Mapping[str, str], payload: bytes) -> bool:
+        """Publish one message at once if that needs nothing of the event loop, else nothing
+        (False: use :meth:`publish`). Called on a guest thread while the event-loop thread is
+        blocked waiting for that thread's call, so nothing else runs on the loop meanwhile."""
+
 
 def subject_matches(pattern: str, subject: str) -> bool:
     """NATS wildcard matching: ``*`` matches one token, a final ``>`` one or more tokens."""

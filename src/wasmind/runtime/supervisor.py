@@ -105,7 +105,7 @@ class SupervisedActor:
             # An idle actor's call starts now, not once the loop has run its task: the worker
             # thread wakes while the loop finishes what it is doing (the latency of every hop).
             self._waiting_for_mail = False
-            self._early = (delivery, self.host.workers.start(self._handle_batch, self.instance, [delivery]))
+            self._early = (delivery, self._start([delivery]))
         return True
 
     async def deliver(self, envelope: Envelope) -> None:
@@ -238,8 +238,7 @@ class SupervisedActor:
                     received.end()
             return
         if started is None:
-            assert self.instance is not None
-            started = self.host.workers.start(self._handle_batch, self.instance, batch)
+            started = self._start(batch)
         lone = len(batch) == 1
         trapped = await self.host.workers.finish(started, block_for=LONE_CALL_WAIT if lone else 0.0)
         await self.host.publish_broadcasts(self)
@@ -255,6 +254,13 @@ class SupervisedActor:
         )
         self.mailbox.requeue(batch[index + 1 :])  # the restarted instance gets the rest
         await self._recover(trap)
+
+    def _start(self, batch: list[Delivery]) -> "Started[tuple[int, GuestTrap] | None]":
+        """Begin the calls for ``batch``; a lone message's call publishes its broadcasts itself
+        while the loop waits for it (:meth:`ActorHost.publish_from_guest_thread`)."""
+        assert self.instance is not None
+        then = self.host.publish_from_guest_thread if len(batch) == 1 else None
+        return self.host.workers.start(self._handle_batch, self.instance, batch, then=then)
 
     async def _destroy(self) -> None:
         instance, self.instance = self.instance, None

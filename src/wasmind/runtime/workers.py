@@ -29,21 +29,45 @@ T = TypeVar("T")
 class _Call(Generic[T]):
     """One call: run on a worker thread, its outcome collected by the event loop."""
 
-    __slots__ = ("args", "done", "error", "finished", "fn", "future", "loop", "result", "state")
+    __slots__ = (
+        "args",
+        "done",
+        "error",
+        "finished",
+        "fn",
+        "future",
+        "loop",
+        "loop_waits",
+        "result",
+        "state",
+        "then",
+        "then_runs",
+    )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        then: Callable[[], None] | None = None,
+    ) -> None:
         self.loop = loop
         self.fn = fn
         self.args = args
+        self.then = then
         self.result: T | None = None
         self.error: BaseException | None = None
         self.done = threading.Lock()
         """Held until the call finished: the loop's short blocking wait."""
         self.done.acquire()
         self.state = threading.Lock()
-        """Guards ``finished``/``future`` (the hand-over from a blocking to an asynchronous wait)."""
+        """Guards the fields below (the hand-overs between the two threads)."""
         self.finished = False
         self.future: asyncio.Future[None] | None = None
+        self.loop_waits = False
+        """The event-loop thread is blocked in :meth:`waited_for` on this call."""
+        self.then_runs = False
+        """The worker runs ``then`` now: the loop must keep waiting, even past its budget."""
 
     def execute(self) -> None:
         """On a worker thread."""
@@ -54,6 +78,10 @@ class _Call(Generic[T]):
         with self.state:
             self.finished = True
             future = self.future
+            self.then_runs = self.loop_waits and self.then is not None and self.error is None
+        if self.then_runs:
+            assert self.then is not None
+            self.then()
         self.done.release()
         if future is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
@@ -63,7 +91,17 @@ class _Call(Generic[T]):
         """Block the calling (event loop) thread until done or ``seconds`` passed; True when done."""
         if seconds <= 0:
             return False
-        return self.done.acquire(timeout=seconds)
+        with self.state:
+            self.loop_waits = not self.finished
+        if self.done.acquire(timeout=seconds):
+            return True
+        with self.state:
+            self.loop_waits = False
+            then_runs = self.then_runs
+        if then_runs:  # the worker is doing the loop's share on its behalf: moments
+            self.done.acquire()
+            return True
+        return False
 
     async def outcome(self) -> T:
         with self.state:
@@ -114,9 +152,15 @@ class GuestWorkers:
         """
         return await self.finish(self.start(fn, *args), block_for=block_for)
 
-    def start(self, fn: Callable[..., T], *args: Any) -> "Started[T]":
-        """Begin ``fn(*args)`` on a worker thread now; :meth:`finish` collects the outcome."""
-        call = _Call(asyncio.get_running_loop(), fn, args)
+    def start(self, fn: Callable[..., T], *args: Any, then: Callable[[], None] | None = None) -> "Started[T]":
+        """Begin ``fn(*args)`` on a worker thread now; :meth:`finish` collects the outcome.
+
+        ``then``: run on the worker thread right after ``fn`` returns, but only while the event
+        loop is blocked in :meth:`finish` on this call (its ``block_for``), i.e. while no code runs
+        on the loop thread: work of the loop that may be done there, sooner (see
+        ``ActorHost.publish_from_guest_thread``). It must not raise and must not block.
+        """
+        call = _Call(asyncio.get_running_loop(), fn, args, then)
         return Started(call, self._submit(call))
 
     @staticmethod

@@ -61,3 +61,7 @@ class InProcessConnection:
 
     async def flush(self) -> None:
         """Nothing is buffered in process."""
+
+    def publish_now(self, subject: str, headers: Mapping[str, str], payload: bytes) -> bool:
+        """Never: in-process delivery runs handlers on the event loop (use :meth:`publish`)."""
+        return False

@@ -443,6 +443,7 @@ class NatsBus:
         self._current: Awaitable[None] | None = None
         self._wakeup: asyncio.Future[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._wrote_directly = False
 
@@ -467,6 +468,33 @@ class NatsBus:
         self.nc.stats["out_msgs"] += 1
         self.nc.stats["out_bytes"] += len(payload)
         socket.write(hpub_command(subject, headers, payload))
+
+    def publish_now(self, subject: str, headers: Mapping[str, str], payload: bytes) -> bool:
+        """Write one message to the socket at once, or nothing (False: use :meth:`publish`).
+
+        It goes only when :meth:`publish` would write it straight to an idle socket too. Callable
+        from another thread while the event-loop thread is blocked waiting for that thread (a
+        guest thread at the end of a call the loop waits for), because then nothing else touches
+        the connection.
+        """
+        loop = self._loop
+        if self._wrote_directly or not headers or loop is None or loop.get_debug():
+            return False
+        if len(payload) + _headers_size(headers) > self.nc.max_payload:
+            return False
+        socket = _idle_socket(self.nc)
+        if socket is None:
+            return False
+        try:
+            command = hpub_command(subject, headers, payload)
+        except nats.errors.BadHeaderError:
+            return False  # publish() raises it, where the caller can see it
+        self._wrote_directly = True
+        loop.call_soon(self._allow_direct_write)
+        self.nc.stats["out_msgs"] += 1
+        self.nc.stats["out_bytes"] += len(payload)
+        socket.write(command)
+        return True
 
     def _allow_direct_write(self) -> None:
         self._wrote_directly = False
@@ -564,10 +592,9 @@ class NatsBus:
             self._wakeup.set_result(None)
 
     def _ensure_dispatcher(self) -> None:
+        self._loop = asyncio.get_running_loop()
         if self._dispatcher is None:
-            self._dispatcher = asyncio.get_running_loop().create_task(
-                self._dispatch(), name="wasmind-nats-bus-dispatcher"
-            )
+            self._dispatcher = self._loop.create_task(self._dispatch(), name="wasmind-nats-bus-dispatcher")
 
     async def _dispatch(self) -> None:
         """Awaits handlers that did not finish at once, and delivers what queued up behind them."""

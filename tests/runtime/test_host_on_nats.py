@@ -1,0 +1,76 @@
+"""The host on a real NATS bus: replies that leave from the guest thread while the loop waits."""
+
+import json
+import threading
+from dataclasses import replace
+from typing import Any
+
+import anyio
+import pytest
+from harness import SWARM, Recorder
+
+from wasmind.config.manifest import Interest
+from wasmind.runtime.host import ActorHost
+from wasmind.transport.nats import NatsBus, NatsOptions, connect
+
+pytestmark = pytest.mark.anyio
+
+
+class _Broker:
+    """What :class:`Recorder` needs of a broker: one connection (here a NatsBus)."""
+
+    def __init__(self, bus: NatsBus) -> None:
+        self.bus = bus
+
+    def connect(self) -> NatsBus:
+        return self.bus
+
+
+async def test_a_lone_reply_leaves_from_the_guest_thread_unless_the_loop_is_needed(
+    kit, nats_url: str
+) -> None:
+    observer = await connect(NatsOptions(servers=(nats_url,)), name="observer")
+    host_nc = await connect(NatsOptions(servers=(nats_url,)), no_echo=True, name="host")
+    sent_at_once: list[tuple[str, str, bool]] = []
+    try:
+        rec = await Recorder(_Broker(NatsBus(observer))).start()
+        bus = NatsBus(host_nc)
+        publish_now = bus.publish_now
+
+        def spy(subject: str, headers: Any, payload: bytes) -> bool:
+            sent = publish_now(subject, headers, payload)
+            sent_at_once.append((threading.current_thread().name, subject, sent))
+            return sent
+
+        bus.publish_now = spy  # type: ignore[method-assign]
+        # B's probe takes the replies of B's echo only: A's replies have no local recipient.
+        probe = replace(
+            kit.spec("probe", config={"quiet": True}),
+            interest=Interest(own_scope=["echo.reply", "test.probe.history"]),
+        )
+        specs = {"echo": kit.spec("echo"), "probe": probe}
+        async with ActorHost(specs, bus=bus, swarm=SWARM, host_id="h1") as host:
+            await host.start_agent("aaaaaa", None, "A", ["echo"])
+            await host.start_agent("bbbbbb", None, "B", ["echo", "probe"])
+            await bus.flush()
+            for n in range(20):  # both echoes answer every request (any scope)
+                await rec.publish("echo.request", {"n": n}, scope="cccccc")
+                with anyio.fail_after(10):
+                    await rec.wait_for(
+                        "echo.reply", lambda e, n=n: json.loads(e.payload) == {"n": n}, count=2
+                    )
+            await rec.publish("test.probe.history", {}, scope="bbbbbb")
+            history = json.loads((await rec.wait_for("test.probe.result"))[0].payload)["types"]
+    finally:
+        await observer.close()
+        await host_nc.close()
+    # Agent A's echo has no local listener: its replies may leave from the guest thread, and did.
+    sent = [(thread, subject) for thread, subject, ok in sent_at_once if ok]
+    assert sent and all(thread.startswith("wasmind-guest") for thread, _ in sent)
+    assert all(".s.aaaaaa.echo.reply" in subject for _, subject in sent)
+    # B's probe listens to B's replies: those need the loop (local delivery), so none went that way.
+    assert not [s for _, s, _ in sent_at_once if ".s.bbbbbb." in s]
+    assert history.count("echo.reply") == 20
+    for scope in ("aaaaaa", "bbbbbb"):
+        replies = [json.loads(e.payload)["n"] for e in rec.of_type("echo.reply") if e.from_scope == scope]
+        assert replies == list(range(20))
