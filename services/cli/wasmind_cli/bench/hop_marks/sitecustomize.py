@@ -67,4 +67,5 @@ if os.environ.get("WASMIND_HOPS_DIR"):
     _wrap(SupervisedActor, "_handle_batch", "guest-calls")
     _wrap(ActorHost, "enqueue", "broadcast")
     _wrap(ActorHost, "_publish_now", "publish")
+    _wrap(ActorHost, "_publish_without_loop", "publish")  # the same step, on a guest thread
     threading.Thread(target=_flush, name="wasmind-hop-marks", daemon=True).start()
