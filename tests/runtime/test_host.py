@@ -268,6 +268,21 @@ async def test_messages_before_exit_are_handled_and_none_after(kit) -> None:
         assert [payload(e)["i"] for e in rec.of_type("echo.reply")] == [0, 1, 2]
 
 
+async def test_a_message_behind_an_exit_is_not_handled_even_by_an_idle_actor(kit) -> None:
+    """An idle actor's first message starts its call on delivery: not when an Exit is ahead of it."""
+    broker = InProcessBroker()
+    rec = await Recorder(broker).start()
+    async with running_host(broker, {"echo": kit.spec("echo")}) as host:
+        await host.start_agent("aaaaaa", None, "A", ["echo"])
+        await anyio.sleep(0.05)  # idle, waiting for mail
+        member = host.agents["aaaaaa"].members[0]
+        await member.deliver(_envelope(Exit.TYPE, None, scope="aaaaaa"))
+        await member.deliver(_envelope("echo.request", {"i": 99}, scope="x"))
+        await member.stopped.wait()
+        await anyio.sleep(0.05)
+        assert rec.of_type("echo.reply") == []
+
+
 async def test_a_full_mailbox_drops_explicitly_and_notifies(kit) -> None:
     broker = InProcessBroker()
     rec = await Recorder(broker).start()

@@ -99,9 +99,10 @@ class SupervisedActor:
         if not self.mailbox.has_room():
             return False
         delivery = (envelope, self._received(envelope) if tracing.enabled() else None)
+        first = not self.mailbox  # nothing ahead of it (an Exit, say): it is the next to handle
         self.mailbox.put_nowait(delivery)
         metrics.delivered(envelope.message_type, self.spec.actor_id)
-        if self._waiting_for_mail and self.instance is not None:
+        if first and self._waiting_for_mail and self.instance is not None:
             # An idle actor's call starts now, not once the loop has run its task: the worker
             # thread wakes while the loop finishes what it is doing (the latency of every hop).
             self._waiting_for_mail = False
