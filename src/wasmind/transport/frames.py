@@ -70,9 +70,10 @@ class FrameReader:
         parser = self._parser
         buf: bytearray = parser.buf
         buf.extend(data)
-        if parser.state != nats_parser.AWAITING_CONTROL_LINE:
-            await self._nats_parse(b"")  # in the middle of a frame nats-py began before we were installed
-            return
+        if parser.state != nats_parser.AWAITING_CONTROL_LINE:  # a frame nats-py began before us
+            if not await self._nats_finishes(parser.needed + 2):
+                return
+            buf = parser.buf
         pos = 0
         size = len(buf)
         receivers = self._receivers
@@ -123,12 +124,17 @@ class FrameReader:
     async def _control_line(self) -> bool:
         """Let nats-py's parser handle the control line at the head of the buffer (``PING``,
         ``INFO``, ``-ERR``...); False when it is not complete yet or the buffer was reset."""
+        end = self._parser.buf.find(_CRLF)
+        return end >= 0 and await self._nats_finishes(end + 2)
+
+    async def _nats_finishes(self, size: int) -> bool:
+        """Let nats-py's parser consume the first ``size`` bytes of the buffer, and only those;
+        False when they have not all arrived yet or the buffer was reset meanwhile."""
         buf: bytearray = self._parser.buf
-        end = buf.find(_CRLF)
-        if end < 0:
+        if len(buf) < size:
             return False
-        rest = bytes(buf[end + 2 :])
-        del buf[end + 2 :]
+        rest = bytes(buf[size:])
+        del buf[size:]
         await self._nats_parse(b"")
         if self._parser.buf is not buf:
             return False
