@@ -185,3 +185,9 @@ async def test_requests_on_the_connection_of_a_bus_still_get_their_replies(nats_
     finally:
         await responder.close()
         await nc.close()
+
+
+async def test_a_subject_that_is_not_utf8_does_not_stop_the_reader() -> None:
+    recorder = Recorder()
+    await recorder.feed(b"MSG a.\xff 7 1\r\nx\r\nMSG b 7 1\r\ny\r\n", 1024)
+    assert recorder.events == [("ours", "a.\ufffd", None, b"x"), ("ours", "b", None, b"y")]

@@ -111,7 +111,7 @@ class FrameReader:
                     parsed = plain_headers(headers)
                 else:  # a status line (never on a data subject): nats-py's general parser
                     parsed = await self._nc._process_headers(headers)
-                pending = receiver(subject.decode(), parsed, payload)
+                pending = receiver(subject.decode("utf-8", "replace"), parsed, payload)
                 if pending is None:
                     continue
                 del buf[:pos]
