@@ -398,8 +398,8 @@ class ActorHost:
         blocked waiting for that call (``GuestWorkers.start(then=...)``), so no code runs on the
         loop meanwhile: the reply leaves without waiting for the loop thread to wake up (~50 µs on
         these VMs, on every hop). Only what needs nothing of the loop goes: no local recipient, no
-        ``Exit``, tracing off, and the bus able to write at once. Anything else
-        stays queued, in order, for :meth:`publish_broadcasts` right after.
+        ``Exit``, tracing off, and the bus able to write at once. Anything else stays queued, in
+        order, for :meth:`publish_broadcasts` right after.
         """
         try:
             if self._publish_lock.locked() or tracing.enabled():

@@ -34,6 +34,8 @@ Backlogs are awaited at once, so the loop keeps reading while the worker drains 
 
 Delivery = tuple[Envelope, "tracing.Span | None"]
 """A mailbox entry: the message and, when tracing, its CONSUMER span (ended after the call)."""
+StartedCalls = Started[tuple[int, GuestTrap] | None]
+"""The calls for a batch on a worker thread: ``(index, trap)`` of the call that trapped, if one did."""
 
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
@@ -60,7 +62,7 @@ class SupervisedActor:
         self.pending_drops = 0
         self._waiting_for_mail = False
         """The message loop waits on an empty mailbox: the next message may start its call at once."""
-        self._early: tuple[Delivery, Started[tuple[int, GuestTrap] | None]] | None = None
+        self._early: tuple[Delivery, StartedCalls] | None = None
         """A lone message whose call :meth:`offer` started, and that call."""
 
     @property
@@ -226,9 +228,7 @@ class SupervisedActor:
                 await self._destroy()
             self.stopped.set()
 
-    async def _deliver_batch(
-        self, batch: list[Delivery], started: "Started[tuple[int, GuestTrap] | None] | None" = None
-    ) -> None:
+    async def _deliver_batch(self, batch: list[Delivery], started: StartedCalls | None = None) -> None:
         """Hand ``batch`` to the instance (``started``: its calls were begun already)."""
         if not batch:
             return
@@ -256,7 +256,7 @@ class SupervisedActor:
         self.mailbox.requeue(batch[index + 1 :])  # the restarted instance gets the rest
         await self._recover(trap)
 
-    def _start(self, batch: list[Delivery]) -> "Started[tuple[int, GuestTrap] | None]":
+    def _start(self, batch: list[Delivery]) -> StartedCalls:
         """Begin the calls for ``batch``; a lone message's call publishes its broadcasts itself
         while the loop waits for it (:meth:`ActorHost.publish_from_guest_thread`)."""
         assert self.instance is not None
