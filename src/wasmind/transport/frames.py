@@ -66,7 +66,11 @@ class FrameReader:
         self._receivers.pop(sid, None)
 
     async def parse(self, data: bytes = b"") -> None:
-        """Consume ``data`` (the read loop's latest chunk) and whatever was left of the last one."""
+        """Consume ``data`` (the read loop's latest chunk) and whatever was left of the last one.
+
+        Each frame leaves the buffer before anything sees it, so whatever is awaited on the way
+        (nats-py's handlers, a receiver's awaitable) finds the buffer as the next frame begins.
+        """
         parser = self._parser
         buf: bytearray = parser.buf
         buf.extend(data)
@@ -74,33 +78,28 @@ class FrameReader:
             if not await self._nats_finishes(parser.needed + 2):
                 return
             buf = parser.buf
-        pos = 0
-        size = len(buf)
         receivers = self._receivers
         stats = self._nc.stats
-        while pos < size:
-            headered = buf.startswith(b"HMSG ", pos)
-            if not headered and not buf.startswith(b"MSG ", pos):
-                del buf[:pos]
+        while buf:
+            headered = buf.startswith(b"HMSG ")
+            if not headered and not buf.startswith(b"MSG "):
                 if not await self._control_line():
                     return
                 buf = parser.buf
-                pos, size = 0, len(buf)
                 continue
-            end = buf.find(_CRLF, pos)
+            end = buf.find(_CRLF)
             if end < 0:
-                break
-            subject, sid, reply, header_size, total = _frame_args(buf[pos:end], headered)
+                return
+            subject, sid, reply, header_size, total = _frame_args(buf[:end], headered)
             start = end + 2
             stop = start + total
-            if stop + 2 > size:
-                break
+            if stop + 2 > len(buf):
+                return
             headers = bytes(buf[start : start + header_size]) if header_size else None
             payload = bytes(buf[start + header_size : stop])
-            pos = stop + 2
+            del buf[: stop + 2]
             receiver = receivers.get(sid)
             if receiver is None:
-                del buf[:pos]
                 await self._nc._process_msg(sid, subject, reply, payload, headers)  # type: ignore[arg-type]
             else:
                 stats["in_msgs"] += 1
@@ -114,12 +113,9 @@ class FrameReader:
                 pending = receiver(subject.decode("utf-8", "replace"), parsed, payload)
                 if pending is None:
                     continue
-                del buf[:pos]
                 await pending
             if parser.buf is not buf:  # the connection was reset meanwhile: the rest is stale
                 return
-            pos, size = 0, len(buf)
-        del buf[:pos]
 
     async def _control_line(self) -> bool:
         """Let nats-py's parser handle the control line at the head of the buffer (``PING``,
