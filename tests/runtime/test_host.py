@@ -396,6 +396,22 @@ async def test_a_burst_to_an_idle_actor_is_handled_in_order(kit) -> None:
             assert [e.payload for e in echoed] == sent
 
 
+async def test_only_calls_started_by_bus_messages_wait_for_the_read_pass(kit) -> None:
+    """A call started by a local delivery must not make a later read pass of the bus wait on it."""
+    broker = InProcessBroker()
+    rec = await Recorder(broker).start()
+    async with running_host(broker, {"echo": kit.spec("echo")}) as host:
+        await host.start_agent("aaaaaa", None, "A", ["echo"])
+        await anyio.sleep(0.05)
+        await host.publish(_envelope("echo.request", {"i": 1}, scope="bbbbbb"))  # local delivery
+        assert host._started_on_delivery == []
+        await rec.wait_for("echo.reply")
+        await anyio.sleep(0.05)  # idle again
+        await rec.publish("echo.request", {"i": 2}, scope="cccccc")  # from the bus
+        assert len(host._started_on_delivery) == 1
+        await rec.wait_for("echo.reply", count=2)
+
+
 async def test_two_hosts_on_one_bus_deliver_across_without_duplicates(kit) -> None:
     broker = InProcessBroker()
     rec = await Recorder(broker).start()

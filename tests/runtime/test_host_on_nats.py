@@ -11,6 +11,7 @@ from harness import SWARM, Recorder
 
 from wasmind.config.manifest import Interest
 from wasmind.runtime.host import ActorHost
+from wasmind.runtime.workers import Started
 from wasmind.transport.nats import NatsBus, NatsOptions, connect
 
 pytestmark = pytest.mark.anyio
@@ -27,7 +28,7 @@ class _Broker:
 
 
 async def test_a_lone_reply_leaves_from_the_guest_thread_unless_the_loop_is_needed(
-    kit, nats_url: str
+    kit, nats_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     observer = await connect(NatsOptions(servers=(nats_url,)), name="observer")
     host_nc = await connect(NatsOptions(servers=(nats_url,)), no_echo=True, name="host")
@@ -43,12 +44,21 @@ async def test_a_lone_reply_leaves_from_the_guest_thread_unless_the_loop_is_need
             return sent
 
         bus.publish_now = spy  # type: ignore[method-assign]
+        waited_in_read_pass: list[bool] = []
+        block = Started.block
+
+        def spied_block(self: Started[Any], seconds: float) -> bool:
+            done = block(self, seconds)
+            waited_in_read_pass.append(done)
+            return done
+
         # B's probe takes the replies of B's echo only: A's replies have no local recipient.
         probe = replace(
             kit.spec("probe", config={"quiet": True}),
             interest=Interest(own_scope=["echo.reply", "test.probe.history"]),
         )
         specs = {"echo": kit.spec("echo"), "probe": probe}
+        monkeypatch.setattr(Started, "block", spied_block)
         async with ActorHost(specs, bus=bus, swarm=SWARM, host_id="h1") as host:
             await host.start_agent("aaaaaa", None, "A", ["echo"])
             await host.start_agent("bbbbbb", None, "B", ["echo", "probe"])
@@ -71,6 +81,7 @@ async def test_a_lone_reply_leaves_from_the_guest_thread_unless_the_loop_is_need
     # B's probe listens to B's replies: those need the loop (local delivery), so none went that way.
     assert not [subject for _, subject, _ in sent_at_once if ".s.bbbbbb.echo.reply" in subject]
     assert history.count("echo.reply") == 20
+    assert any(waited_in_read_pass)  # the loop waited for lone calls (in the read pass or the task)
     for scope in ("aaaaaa", "bbbbbb"):
         replies = [json.loads(e.payload)["n"] for e in rec.of_type("echo.reply") if e.from_scope == scope]
         assert replies == list(range(20))

@@ -118,3 +118,14 @@ async def test_then_runs_on_the_worker_only_while_the_loop_waits_and_the_loop_wa
         assert len(ran) == 1
     finally:
         workers.close()
+
+
+async def test_a_call_seen_finished_by_a_blocking_wait_needs_no_second_wait() -> None:
+    """The bus's read pass may wait for a call before its actor's task does: both must see it done."""
+    workers = GuestWorkers(1)
+    try:
+        started = workers.start(lambda: time.sleep(0.005) or 7)
+        assert started.block(10) and started.block(10)  # a second real wait would time out: False
+        assert await workers.finish(started, block_for=10) == 7
+    finally:
+        workers.close()

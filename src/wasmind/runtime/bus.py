@@ -50,6 +50,10 @@ class Bus(Protocol):
     async def flush(self) -> None:
         """Wait until everything published so far has reached the transport."""
 
+    def on_read_pass(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time the transport has handed over a batch of messages that
+        arrived together (after their handlers)."""
+
     def publish_now(self, subject: str, headers: Mapping[str, str], payload: bytes) -> bool:
         """Publish one message at once if that needs nothing of the event loop, else nothing
         (False: use :meth:`publish`). Called on a guest thread while the event-loop thread is

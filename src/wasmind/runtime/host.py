@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 import anyio
 import anyio.lowlevel
@@ -32,8 +32,8 @@ from wasmind.runtime.context import SpawnError
 from wasmind.runtime.grants import Limits
 from wasmind.runtime.instance import ActorSpec, GuestTrap, output_directory
 from wasmind.runtime.interest import InterestFilter
-from wasmind.runtime.supervisor import SupervisedActor, backoff_seconds
-from wasmind.runtime.workers import GuestWorkers
+from wasmind.runtime.supervisor import LONE_CALL_WAIT, SupervisedActor, backoff_seconds
+from wasmind.runtime.workers import GuestWorkers, Started
 from wasmind.telemetry import metrics, tracing
 from wasmind.telemetry.logging import log_debug
 from wasmind.wire import subjects
@@ -177,6 +177,9 @@ class ActorHost:
         self.root_exited = anyio.Event()
         self.restarts = 0
         self._routes: dict[str, set[SupervisedActor]] = {}
+        self._started_on_delivery: list[Started[Any]] = []
+        """Calls that messages from the bus started since its last read pass (``_after_read_pass``)."""
+        self._bus_delivery = False
         self._target_cache: dict[tuple[str, str, str | None], tuple[SupervisedActor, ...]] = {}
         """``_targets`` by (message type, scope, pattern); emptied whenever a route changes."""
         self._subscriptions: dict[str, Subscription] = {}
@@ -192,6 +195,7 @@ class ActorHost:
         self._io = output_directory()
         http_client = self._http_client or HttpClient()
         self.services = _ThreadServices(self, self.working_directory, http_client, Path(self._io.name))
+        self.bus.on_read_pass(self._after_read_pass)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._pump_scope = anyio.CancelScope()
@@ -390,6 +394,19 @@ class ActorHost:
         if self._outbound and len(self._outbound) <= room and not self._publish_lock.locked():
             async with self._publish_lock:
                 await self._publish_queued()
+
+    def started_on_delivery(self, started: "Started[Any]") -> None:
+        """A delivery started an idle actor's call (``SupervisedActor.offer``)."""
+        if self._bus_delivery:
+            self._started_on_delivery.append(started)
+
+    def _after_read_pass(self) -> None:
+        """The bus handed over what arrived together. If that started exactly one call, wait for
+        it here, up to ``LONE_CALL_WAIT``, as its actor's task would a loop pass later: the worker
+        then finds the GIL free as it wakes. Several calls run in parallel instead."""
+        started, self._started_on_delivery = self._started_on_delivery, []
+        if len(started) == 1:
+            started[0].block(LONE_CALL_WAIT)
 
     def publish_from_guest_thread(self) -> None:
         """Publish queued broadcasts on the calling guest thread, while the event loop waits for it.
@@ -621,7 +638,11 @@ class ActorHost:
                 return self._refuse_external(message.subject, envelope, problem)
         if envelope.replayable and all(known.id != envelope.id for known in self.replayable):
             self.replayable.append(envelope)
-        return self._deliver(envelope, scope, message.pattern)
+        self._bus_delivery = True
+        try:
+            return self._deliver(envelope, scope, message.pattern)
+        finally:
+            self._bus_delivery = False
 
     async def _refuse_external(self, subject: str, envelope: Envelope, reason: str) -> None:
         """Drop a malformed message from an external publisher and say so on the error subject."""

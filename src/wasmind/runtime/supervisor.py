@@ -109,6 +109,7 @@ class SupervisedActor:
             # thread wakes while the loop finishes what it is doing (the latency of every hop).
             self._waiting_for_mail = False
             self._early = (delivery, self._start([delivery]))
+            self.host.started_on_delivery(self._early[1])
         return True
 
     async def deliver(self, envelope: Envelope) -> None:

@@ -31,6 +31,7 @@ class _Call(Generic[T]):
 
     __slots__ = (
         "args",
+        "collected",
         "done",
         "error",
         "finished",
@@ -68,6 +69,8 @@ class _Call(Generic[T]):
         """The event-loop thread is blocked in :meth:`waited_for` on this call."""
         self.then_runs = False
         """The worker runs ``then`` now: the loop must keep waiting, even past its budget."""
+        self.collected = False
+        """A blocking wait already saw the call finish (``done`` is taken: never wait on it again)."""
 
     def execute(self) -> None:
         """On a worker thread."""
@@ -89,19 +92,22 @@ class _Call(Generic[T]):
 
     def waited_for(self, seconds: float) -> bool:
         """Block the calling (event loop) thread until done or ``seconds`` passed; True when done."""
+        if self.collected:
+            return True
         if seconds <= 0:
             return False
         with self.state:
             self.loop_waits = not self.finished
         if self.done.acquire(timeout=seconds):
+            self.collected = True
             return True
         with self.state:
             self.loop_waits = False
             then_runs = self.then_runs
         if then_runs:  # the worker is doing the loop's share on its behalf: moments
             self.done.acquire()
-            return True
-        return False
+            self.collected = True
+        return self.collected
 
     async def outcome(self) -> T:
         with self.state:
@@ -121,6 +127,11 @@ class Started(Generic[T]):
     call: _Call[T]
     taken_at_once: bool
     """An idle thread took it (else it waits for one: no point blocking the loop on it)."""
+
+    def block(self, seconds: float) -> bool:
+        """Block the event loop until the call finished, at most ``seconds`` (see
+        :meth:`GuestWorkers.run`); True when it has. Waiting again later costs nothing."""
+        return self.taken_at_once and self.call.waited_for(seconds)
 
 
 def _settle(future: "asyncio.Future[None]") -> None:
@@ -166,8 +177,7 @@ class GuestWorkers:
     @staticmethod
     async def finish(started: "Started[T]", *, block_for: float = 0.0) -> T:
         """The result or exception of a call begun with :meth:`start` (``block_for`` as in :meth:`run`)."""
-        if started.taken_at_once:
-            started.call.waited_for(block_for)
+        started.block(block_for)
         return await started.call.outcome()
 
     def _submit(self, call: "_Call[Any]") -> bool:

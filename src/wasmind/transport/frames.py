@@ -48,6 +48,8 @@ class FrameReader:
         self._parser = parser
         self._nats_parse: Callable[[bytes], Awaitable[None]] = parser.parse
         self._receivers: dict[int, Receiver] = {}
+        self.after_pass: list[Callable[[], None]] = []
+        """Called after each chunk was consumed (on the event loop, in the read loop's task)."""
         parser.parse = self.parse
 
     @classmethod
@@ -66,11 +68,15 @@ class FrameReader:
         self._receivers.pop(sid, None)
 
     async def parse(self, data: bytes = b"") -> None:
-        """Consume ``data`` (the read loop's latest chunk) and whatever was left of the last one.
+        """Consume ``data`` (the read loop's latest chunk) and whatever was left of the last one,
+        then run the :attr:`after_pass` callbacks."""
+        await self._consume(data)
+        for callback in self.after_pass:
+            callback()
 
-        Each frame leaves the buffer before anything sees it, so whatever is awaited on the way
-        (nats-py's handlers, a receiver's awaitable) finds the buffer as the next frame begins.
-        """
+    async def _consume(self, data: bytes) -> None:
+        """Each frame leaves the buffer before anything sees it, so whatever is awaited on the way
+        (nats-py's handlers, a receiver's awaitable) finds the buffer as the next frame begins."""
         parser = self._parser
         buf: bytearray = parser.buf
         buf.extend(data)

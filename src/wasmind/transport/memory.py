@@ -5,7 +5,7 @@ Like a NATS connection with ``no_echo``, a connection never receives its own pub
 is in publish order: a publish returns after every matching handler has run.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from wasmind.runtime.bus import BusMessage, Handler, subject_matches
@@ -61,6 +61,9 @@ class InProcessConnection:
 
     async def flush(self) -> None:
         """Nothing is buffered in process."""
+
+    def on_read_pass(self, callback: Callable[[], None]) -> None:
+        """Nothing is read in batches in process: never called."""
 
     def publish_now(self, subject: str, headers: Mapping[str, str], payload: bytes) -> bool:
         """Never: in-process delivery runs handlers on the event loop (use :meth:`publish`)."""

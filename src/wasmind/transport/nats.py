@@ -499,6 +499,11 @@ class NatsBus:
     def _allow_direct_write(self) -> None:
         self._wrote_directly = False
 
+    def on_read_pass(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the event loop) each time the connection has handed over what it
+        read: after the handlers of every message that arrived together."""
+        self._reader.after_pass.append(callback)
+
     async def subscribe(self, pattern: str, handler: Handler) -> _NatsSubscription:
         """Receive every message matching ``pattern`` (NATS wildcards); see the class docstring."""
         if self._closed:
