@@ -75,10 +75,8 @@ def run_suite(suite: str, args: list[str], timeout: float = 300) -> list[dict[st
             {
                 "actor_round_trip_cross_host_us",
                 "echo host: route> -> mailbox-put>",
-                "echo host: frames< -> guest-calls>",
                 "echo host: guest-calls> -> broadcast>",
-                "echo host: publish< -> pinger host: socket-read>",
-                "pinger host: publish< -> echo host: socket-read>",
+                "pinger host: guest-calls> -> broadcast>",
             },
         ),
         (
@@ -118,6 +116,9 @@ def run_suite(suite: str, args: list[str], timeout: float = 300) -> list[dict[st
 def test_a_bench_suite_prints_json_results(suite: str, args: list[str], figures: set[str]) -> None:
     results = {r["name"]: r for r in run_suite(suite, args)}
     assert figures <= set(results)
+    if suite == "hops":  # the NATS transits, whichever stage each host reached meanwhile
+        for here, there in (("echo host", "pinger host"), ("pinger host", "echo host")):
+            assert [n for n in results if n.startswith(f"{here}: ") and f" -> {there}: socket-read>" in n]
     for name in figures & set(TARGETS):
         assert (results[name]["target"], results[name]["better"]) == TARGETS[name]
 

@@ -3,7 +3,9 @@
 The messaging suite's pinger/echo pair runs on two host processes that load ``hop_marks`` (via
 ``PYTHONPATH``): every stage a message passes is timestamped in both processes on one clock. The
 result is the median time between consecutive stages, over the round trips after a warm-up, in
-the order a round trip passes them; transitions from one host to the other are the NATS transits.
+the order a round trip passes them; transitions from one host to the other are the NATS transits
+(from the sending host's last mark: a reply written on a guest thread leaves while that host's
+event loop is still finishing its read pass, so the transit can start at ``frames<``).
 """
 
 import itertools
