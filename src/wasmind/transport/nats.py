@@ -457,17 +457,8 @@ class NatsBus:
         max_payload: int = self.nc.max_payload
         if size > max_payload:
             raise PayloadTooLargeError(subject, size, max_payload)
-        socket = None if self._wrote_directly or not headers else _idle_socket(self.nc)
-        if socket is None:
+        if not self._write_now(subject, headers, payload, asyncio.get_running_loop()):
             await self.nc.publish(subject, payload, headers=dict(headers) if headers else None)
-            return
-        # The first publish of a loop pass goes straight out (latency); the rest of a burst go
-        # through nats-py's buffer, which its flusher writes at once (throughput).
-        self._wrote_directly = True
-        asyncio.get_running_loop().call_soon(self._allow_direct_write)
-        self.nc.stats["out_msgs"] += 1
-        self.nc.stats["out_bytes"] += len(payload)
-        socket.write(hpub_command(subject, headers, payload))
 
     def publish_now(self, subject: str, headers: Mapping[str, str], payload: bytes) -> bool:
         """Write one message to the socket at once, or nothing (False: use :meth:`publish`).
@@ -475,20 +466,29 @@ class NatsBus:
         It goes only when :meth:`publish` would write it straight to an idle socket too. Callable
         from another thread while the event-loop thread is blocked waiting for that thread (a
         guest thread at the end of a call the loop waits for), because then nothing else touches
-        the connection.
+        the connection (but not in asyncio's debug mode, which checks the calling thread).
         """
         loop = self._loop
-        if self._wrote_directly or not headers or loop is None or loop.get_debug():
+        if loop is None or loop.get_debug():
             return False
-        if len(payload) + _headers_size(headers) > self.nc.max_payload:
-            return False
-        socket = _idle_socket(self.nc)
+        if len(payload) + (_headers_size(headers) if headers else 0) > self.nc.max_payload:
+            return False  # publish() raises it, where the caller can see it
+        try:
+            return self._write_now(subject, headers, payload, loop)
+        except nats.errors.BadHeaderError:
+            return False  # the same
+
+    def _write_now(
+        self, subject: str, headers: Mapping[str, str], payload: bytes, loop: asyncio.AbstractEventLoop
+    ) -> bool:
+        """Write the ``HPUB`` straight to an idle socket if this is the first such write of the
+        loop pass; False (nothing written) otherwise: the first publish of a pass goes out at
+        once (latency), the rest of a burst through nats-py's buffer, written in one go
+        (throughput)."""
+        socket = None if self._wrote_directly or not headers else _idle_socket(self.nc)
         if socket is None:
             return False
-        try:
-            command = hpub_command(subject, headers, payload)
-        except nats.errors.BadHeaderError:
-            return False  # publish() raises it, where the caller can see it
+        command = hpub_command(subject, headers, payload)
         self._wrote_directly = True
         loop.call_soon(self._allow_direct_write)
         self.nc.stats["out_msgs"] += 1
