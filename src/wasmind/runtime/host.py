@@ -181,7 +181,7 @@ class ActorHost:
         """Calls that messages from the bus started since its last read pass (``_after_read_pass``)."""
         self._bus_delivery = False
         self._target_cache: dict[tuple[str, str, str | None], tuple[SupervisedActor, ...]] = {}
-        """``_targets`` by (message type, scope, pattern); emptied whenever a route changes."""
+        """``_find_targets`` by (message type, scope, pattern); emptied whenever a route changes."""
         self._subscriptions: dict[str, Subscription] = {}
         self._tg: TaskGroup | None = None
         self._io: tempfile.TemporaryDirectory[str] | None = None
@@ -436,11 +436,7 @@ class ActorHost:
         if len(envelope.payload) > self.max_payload or envelope.message_type == Exit.TYPE:
             return False
         scope = target_scope(envelope)
-        key = (envelope.message_type, scope, None)
-        local = self._target_cache.get(key)
-        if local is None:
-            local = self._targets(envelope.message_type, scope, None)
-        if local:
+        if self._targets(envelope.message_type, scope, None):
             return False
         subject = subjects.data(self.swarm, scope, envelope.message_type)
         if not self.bus.publish_now(subject, envelope_to_headers(envelope, self.host_id), envelope.payload):
@@ -575,22 +571,14 @@ class ActorHost:
 
         Returns what is left to await when a mailbox is full (``None``: delivered, the usual case).
         """
-        if envelope.message_type == Exit.TYPE:
+        targets = self._targets(envelope.message_type, scope, pattern)
+        if envelope.message_type == Exit.TYPE:  # it ends its own agent instead of being delivered there
             lifecycle = InterestFilter.lifecycle_pattern(self.swarm, envelope.from_scope)
             if pattern is None or pattern == lifecycle:
                 record = self.agents.get(envelope.from_scope)
                 if record is not None and not record.exited:
                     self._end_agent(record, envelope)
-            everyone = self._targets(envelope.message_type, scope, pattern)
-            targets = tuple(member for member in everyone if not member.is_own_exit(envelope))
-        else:
-            key = (envelope.message_type, scope, pattern)
-            cached = self._target_cache.get(key)
-            if cached is None:
-                if len(self._target_cache) >= TARGET_CACHE_SIZE:
-                    self._target_cache.clear()
-                cached = self._target_cache[key] = self._targets(envelope.message_type, scope, pattern)
-            targets = cached
+            targets = tuple(member for member in targets if not member.is_own_exit(envelope))
         for index, member in enumerate(targets):
             if not member.offer(envelope):
                 return self._deliver_waiting(envelope, targets[index:])
@@ -600,8 +588,20 @@ class ActorHost:
         """The local instances that take a message of ``message_type`` concerning ``scope``.
 
         Each takes it through its one pattern (:meth:`InterestFilter.pattern_for`); a bus arrival
-        came through ``pattern`` and goes to those whose pattern it is.
+        came through ``pattern`` and goes to those whose pattern it is. Remembered until a route
+        changes (this is on the path of every message).
         """
+        key = (message_type, scope, pattern)
+        targets = self._target_cache.get(key)
+        if targets is None:
+            if len(self._target_cache) >= TARGET_CACHE_SIZE:
+                self._target_cache.clear()
+            targets = self._target_cache[key] = self._find_targets(message_type, scope, pattern)
+        return targets
+
+    def _find_targets(
+        self, message_type: str, scope: str, pattern: str | None
+    ) -> tuple[SupervisedActor, ...]:
         candidates = (
             (pattern,)
             if pattern is not None

@@ -213,13 +213,12 @@ class SupervisedActor:
                 finally:
                     self._waiting_for_mail = False
                 early, self._early = self._early, None
-                if early is not None and batch[0] is early[0]:
+                started = None
+                if early is not None and batch[0] is early[0]:  # its call is running already
                     self.mailbox.requeue(batch[1:])  # the next round takes them
-                    await self._deliver_batch(batch[:1], early[1])
-                    await asyncio.sleep(0)
-                    continue
+                    batch, started = batch[:1], early[1]
                 exit_at = next((i for i, (e, _) in enumerate(batch) if self.is_own_exit(e)), None)
-                await self._deliver_batch(batch if exit_at is None else batch[:exit_at])
+                await self._deliver_batch(batch if exit_at is None else batch[:exit_at], started)
                 if exit_at is not None:
                     break
                 await asyncio.sleep(0)  # a call done within the loop's blocking wait did not yield

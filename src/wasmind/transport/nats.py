@@ -453,7 +453,7 @@ class NatsBus:
         Raises:
             PayloadTooLargeError: payload and headers exceed the server's ``max_payload``.
         """
-        size = len(payload) + (_headers_size(headers) if headers else 0)
+        size = _message_size(headers, payload)
         max_payload: int = self.nc.max_payload
         if size > max_payload:
             raise PayloadTooLargeError(subject, size, max_payload)
@@ -471,7 +471,7 @@ class NatsBus:
         loop = self._loop
         if loop is None or loop.get_debug():
             return False
-        if len(payload) + (_headers_size(headers) if headers else 0) > self.nc.max_payload:
+        if _message_size(headers, payload) > self.nc.max_payload:
             return False  # publish() raises it, where the caller can see it
         try:
             return self._write_now(subject, headers, payload, loop)
@@ -657,6 +657,9 @@ def _idle_socket(nc: Client) -> asyncio.WriteTransport | None:
     return socket
 
 
-def _headers_size(headers: Mapping[str, str]) -> int:
-    """Bytes of the NATS header block nats-py sends: ``NATS/1.0\\r\\n`` + ``k: v\\r\\n``... + ``\\r\\n``."""
-    return 12 + sum(len(k.encode()) + len(v.encode()) + 4 for k, v in headers.items())
+def _message_size(headers: Mapping[str, str], payload: bytes) -> int:
+    """Bytes the server counts against ``max_payload``: the payload and the header block nats-py
+    sends (``NATS/1.0\\r\\n`` + ``k: v\\r\\n``... + ``\\r\\n``; none without headers)."""
+    if not headers:
+        return len(payload)
+    return len(payload) + 12 + sum(len(k.encode()) + len(v.encode()) + 4 for k, v in headers.items())
