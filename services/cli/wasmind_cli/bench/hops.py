@@ -3,9 +3,10 @@
 The messaging suite's pinger/echo pair runs on two host processes that load ``hop_marks`` (via
 ``PYTHONPATH``): every stage a message passes is timestamped in both processes on one clock. The
 result is the median time between consecutive stages, over the round trips after a warm-up, in
-the order a round trip passes them; transitions from one host to the other are the NATS transits
-(from the sending host's last mark: a reply written on a guest thread leaves while that host's
-event loop is still finishing its read pass, so the transit can start at ``frames<``).
+the order a round trip passes them; transitions from one host to the other start at the sending
+host's last mark (a reply written on a guest thread leaves while that host's event loop is still
+finishing its read pass), so the NATS transits are also given on their own, from a socket write to
+the other host's next socket read.
 """
 
 import itertools
@@ -55,7 +56,7 @@ async def _hops(rounds: int) -> list[Result]:
             roles = {swarm.host_pids[pinger.host]: "pinger host", swarm.host_pids[echo.host]: "echo host"}
             events = _read_marks(marks, roles)
     round_trip = Result.of(SUITE, "actor_round_trip_cross_host_us", round_trips, "µs", 1e6, target=1000.0)
-    return [round_trip, *stage_steps(events, min_count=len(round_trips) // 2)]
+    return [round_trip, *stage_steps(events, min_count=len(round_trips) // 2), *transits(events)]
 
 
 def _read_marks(directory: Path, roles: dict[int, str]) -> list[tuple[int, str]]:
@@ -84,6 +85,38 @@ def stage_steps(events: list[tuple[int, str]], min_count: int) -> list[Result]:
         )
         for name, gaps in steps.items()
         if len(gaps) >= min_count
+    ]
+
+
+def transits(events: list[tuple[int, str]]) -> list[Result]:
+    """Median µs from a host's socket write to the other host's next socket read, per direction
+    (after the warm-up): the NATS transit, whatever else either host marked in between."""
+    steady = events[len(events) // 10 :]
+    gaps: dict[str, list[float]] = defaultdict(list)
+    written: dict[str, int] = {}
+    for stamp, event in steady:
+        role, stage = event.split("|")
+        if stage == "socket-write<":
+            written[role] = stamp
+            continue
+        if stage != "socket-read>":
+            continue
+        for sender, since in list(written.items()):
+            if sender != role:
+                gaps[f"transit {sender} -> {role} (socket-write< -> socket-read>)"].append(
+                    (stamp - since) / 1000
+                )
+                del written[sender]
+    return [
+        Result(
+            SUITE,
+            name,
+            round(statistics.median(found), 1),
+            "µs",
+            round(percentile(found, 0.99), 1),
+            len(found),
+        )
+        for name, found in gaps.items()
     ]
 
 
