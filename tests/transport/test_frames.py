@@ -1,6 +1,8 @@
 """FrameReader against nats-py's own parser: any chunking, control lines in order, other subscriptions."""
 
+import asyncio
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -101,20 +103,97 @@ async def test_frames_and_control_lines_come_out_in_wire_order_however_the_strea
     assert recorder.client.stats["in_msgs"] == 4  # ours; nats-py counts the others itself
 
 
-async def test_a_receiver_may_hand_back_an_awaitable_that_runs_before_the_next_frame() -> None:
+class _Socket(asyncio.Transport):
+    """The transport side of a stream protocol, for a connection without a socket."""
+
+    def __init__(self, protocol: asyncio.StreamReaderProtocol) -> None:
+        super().__init__()
+        self.protocol = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self.protocol
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class Connection:
+    """A stream reader, its protocol and nats-py's read loop over them (``data_received`` is
+    what the socket would call), for a :class:`Recorder`'s client."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.client: Any = recorder.client
+        self.stream = asyncio.StreamReader(limit=1 << 20)
+        self.protocol = asyncio.StreamReaderProtocol(self.stream)
+        self.protocol.connection_made(_Socket(self.protocol))
+        self.client._transport = SimpleNamespace(
+            _io_reader=self.stream, _io_writer=SimpleNamespace(transport=_Socket(self.protocol))
+        )
+        self.loop_reads: list[bytes] = []
+
+    async def read_loop(self) -> None:
+        """What ``Client._read_loop`` does with the bytes."""
+        while data := await self.stream.read(32768):
+            self.loop_reads.append(data)
+            await self.client._ps.parse(data)
+
+    async def receive(self, data: bytes, chunk: int) -> None:
+        for start in range(0, len(data), chunk):
+            self.protocol.data_received(data[start : start + chunk])
+            await asyncio.sleep(0)
+
+    async def settle(self) -> None:
+        """Until the read loop has taken everything it was given (and parsed it: no waits here)."""
+        for _ in range(5000):
+            if not self.stream._buffer:
+                break
+            await asyncio.sleep(0.001)
+        else:
+            raise TimeoutError("the read loop did not take its bytes within 5 s")
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 16, 64, len(STREAM)])
+async def test_bytes_straight_from_the_socket_come_out_in_wire_order_however_they_are_cut(chunk: int) -> None:
     recorder = Recorder()
+    connection = Connection(recorder)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(connection.read_loop)
+        await connection.receive(b"PING\r\n", 6)  # the read loop's first pass takes over the stream
+        await connection.settle()
+        await connection.receive(STREAM, chunk)
+        await connection.settle()
+        tg.cancel_scope.cancel()
+    assert recorder.events == [("ping",), *EXPECTED]
+    assert recorder.client._ps.buf == bytearray()
 
-    async def later(subject: str) -> None:
-        await anyio.sleep(0.01)
-        recorder.events.append(("finished", subject))
 
-    def receive(subject: str, headers: dict[str, str] | None, payload: bytes) -> Any:
-        recorder.events.append(("ours", subject))
-        return later(subject) if subject == "slow" else None
-
-    recorder.reader.route(OURS, receive)
-    await recorder.feed(b"MSG slow 7 1\r\nx\r\nMSG fast 7 1\r\ny\r\nPING\r\n", 1024)
-    assert recorder.events == [("ours", "slow"), ("finished", "slow"), ("ours", "fast"), ("ping",)]
+async def test_routed_frames_from_the_socket_skip_the_read_loop_until_a_frame_for_nats_py() -> None:
+    recorder = Recorder()
+    connection = Connection(recorder)
+    passes: list[int] = []
+    recorder.reader.after_pass.append(lambda: passes.append(len(recorder.events)))
+    ours = b"".join(hmsg(b"a.%d" % n, OURS, b"NATS/1.0\r\nK: %d\r\n\r\n" % n, b"x" * n) for n in range(20))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(connection.read_loop)
+        await connection.receive(b"PING\r\n", 6)
+        await connection.settle()
+        reads = len(connection.loop_reads)
+        await connection.receive(ours, 7)
+        assert len(connection.loop_reads) == reads  # none of it went through the read loop
+        assert passes[-1] == 21  # and each chunk's pass ended where the socket's bytes did
+        connection.protocol.data_received(b"PONG\r\n")  # nats-py's frame, not read yet...
+        connection.protocol.data_received(ours[:100])  # ... and ours behind it wait for it
+        await connection.settle()
+        assert len(connection.loop_reads) == reads + 1
+        await connection.receive(ours[100:], 1000)
+        await connection.settle()
+        tg.cancel_scope.cancel()
+    expected = [("ours", f"a.{n}", {"K": str(n)}, b"x" * n) for n in range(20)]
+    assert recorder.events == [("ping",), *expected, ("pong",), *expected]
 
 
 async def test_a_frame_begun_by_nats_pys_parser_is_finished_by_it() -> None:
@@ -191,3 +270,25 @@ async def test_a_subject_that_is_not_utf8_does_not_stop_the_reader() -> None:
     recorder = Recorder()
     await recorder.feed(b"MSG a.\xff 7 1\r\nx\r\nMSG b 7 1\r\ny\r\n", 1024)
     assert recorder.events == [("ours", "a.\ufffd", None, b"x"), ("ours", "b", None, b"y")]
+
+
+async def test_bytes_that_arrive_while_nats_py_handles_a_frame_wait_behind_it() -> None:
+    recorder = Recorder()
+    connection = Connection(recorder)
+    pong_handled = anyio.Event()
+
+    async def slow_pong() -> None:
+        await pong_handled.wait()
+        recorder.events.append(("pong",))
+
+    recorder.client._process_pong = slow_pong
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(connection.read_loop)
+        await connection.receive(b"PING\r\n", 6)
+        await connection.settle()
+        await connection.receive(b"PONG\r\n", 6)  # the read loop now waits in nats-py's handler
+        await connection.receive(hmsg(b"a", OURS, b"NATS/1.0\r\n\r\n", b"late"), 1000)
+        pong_handled.set()
+        await connection.settle()
+        tg.cancel_scope.cancel()
+    assert recorder.events == [("ping",), ("pong",), ("ours", "a", None, b"late")]

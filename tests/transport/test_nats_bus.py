@@ -129,6 +129,9 @@ async def test_two_overlapping_patterns_both_deliver_in_order_with_their_own_pat
         messages = await inbox.wait_for(4)
         assert all(s._pending_size == 0 and s._pending_queue.empty() for s in subs)
         assert bus.nc.stats["in_msgs"] >= 4
+        # ... and, once nats-py's read loop has run, it takes the socket's bytes as they arrive.
+        protocol = bus.nc._transport._io_writer.transport.get_protocol()
+        assert getattr(protocol.data_received, "func", None) == bus.nc._ps.parse.__self__._data_received
     assert [m.payload for m in messages][2:] == [b"2", b"3"]
     assert {(m.payload, m.pattern) for m in messages[:2]} == {(b"1", f"{p}.a.>"), (b"1", f"{p}.*.b")}
     assert [m.pattern for m in messages[2:]] == [f"{p}.a.>", f"{p}.*.b"]

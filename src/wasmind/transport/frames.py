@@ -8,6 +8,8 @@ would send. Everything else (``INFO``, ``PING``, ``-ERR``, messages for nats-py'
 subscriptions such as request inboxes) still goes through nats-py, in wire order.
 """
 
+import asyncio
+import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -18,9 +20,9 @@ from nats.protocol import parser as nats_parser
 
 __all__ = ["FrameReader", "Receiver", "hpub_command", "plain_headers"]
 
-Receiver = Callable[[str, dict[str, str] | None, bytes], Awaitable[None] | None]
-"""``receive(subject, headers, payload)`` for one subscription, called in wire order; it may
-return an awaitable that the reader awaits before it reads on (a rare slow path)."""
+Receiver = Callable[[str, dict[str, str] | None, bytes], None]
+"""``receive(subject, headers, payload)`` for one subscription, called in wire order; it must not
+block (it may run inside the socket's ``data_received``)."""
 
 _PLAIN_HEADER_BLOCK = b"NATS/1.0\r\n"
 _PLAIN_BLOCK_SIZE = len(_PLAIN_HEADER_BLOCK)
@@ -35,6 +37,13 @@ class FrameReader:
     nats-py's read loop hands it every chunk it reads. Frames for a subscription id routed here
     (:meth:`route`) go to its receiver synchronously, as they are parsed; any other frame is
     given to nats-py's own parser unchanged, so ordering across both holds.
+
+    Once the read loop has run on a connection, the reader also takes the socket's bytes as they
+    arrive (the stream protocol's ``data_received``): while nats-py has nothing left to read or
+    parse, routed frames go to their receivers right there, without a pass through nats-py's
+    stream reader and read-loop task (the latency of every hop). The first frame for nats-py
+    (a ``PING``, a request's reply, anything unusual) and everything behind it go to the stream
+    reader instead, and from then on the read loop reads until it has caught up.
     """
 
     def __init__(self, nc: Client) -> None:
@@ -48,8 +57,12 @@ class FrameReader:
         self._parser = parser
         self._nats_parse: Callable[[bytes], Awaitable[None]] = parser.parse
         self._receivers: dict[int, Receiver] = {}
+        self._reading = False
+        """nats-py's read loop is inside :meth:`parse` (it may be waiting for nats-py's handlers)."""
+        self._stream: asyncio.StreamReader | None = None
+        """The stream whose protocol's ``data_received`` comes here first."""
         self.after_pass: list[Callable[[], None]] = []
-        """Called after each chunk was consumed (on the event loop, in the read loop's task)."""
+        """Called after each chunk was consumed (on the event loop)."""
         parser.parse = self.parse
 
     @classmethod
@@ -70,13 +83,21 @@ class FrameReader:
     async def parse(self, data: bytes = b"") -> None:
         """Consume ``data`` (the read loop's latest chunk) and whatever was left of the last one,
         then run the :attr:`after_pass` callbacks."""
-        await self._consume(data)
+        self._reading = True
+        try:
+            await self._consume(data)
+        finally:
+            self._reading = False
+        self._take_over_stream()
+        self._end_pass()
+
+    def _end_pass(self) -> None:
         for callback in self.after_pass:
             callback()
 
     async def _consume(self, data: bytes) -> None:
         """Each frame leaves the buffer before anything sees it, so whatever is awaited on the way
-        (nats-py's handlers, a receiver's awaitable) finds the buffer as the next frame begins."""
+        (nats-py's handlers) finds the buffer as the next frame begins."""
         parser = self._parser
         buf: bytearray = parser.buf
         buf.extend(data)
@@ -84,44 +105,75 @@ class FrameReader:
             if not await self._nats_finishes(parser.needed + 2):
                 return
             buf = parser.buf
+        while not self._take_routed(buf):
+            if not await self._nats_frame(buf) or parser.buf is not buf:
+                return  # incomplete, or the connection was reset meanwhile: the rest is stale
+
+    def _take_routed(self, buf: bytearray) -> bool:
+        """Deliver the routed frames at the head of ``buf``; True when it stopped because the
+        buffer is empty or ends in a partial message frame, False at a frame for nats-py
+        (control lines, other subscriptions, status headers) or a malformed one."""
         receivers = self._receivers
         stats = self._nc.stats
         while buf:
             headered = buf.startswith(b"HMSG ")
             if not headered and not buf.startswith(b"MSG "):
-                if not await self._control_line():
-                    return
-                buf = parser.buf
-                continue
+                return len(buf) < 5 and (b"HMSG ".startswith(buf) or b"MSG ".startswith(buf))
             end = buf.find(_CRLF)
             if end < 0:
-                return
-            subject, sid, reply, header_size, total = _frame_args(buf[:end], headered)
+                return True
+            try:
+                subject, sid, _, header_size, total = _frame_args(buf[:end], headered)
+            except nats.errors.ProtocolError:
+                return False
+            receiver = receivers.get(sid)
+            if receiver is None:
+                return False
             start = end + 2
             stop = start + total
             if stop + 2 > len(buf):
-                return
-            headers = bytes(buf[start : start + header_size]) if header_size else None
+                return True
+            if header_size and not buf.startswith(_PLAIN_HEADER_BLOCK, start):
+                return False
+            headers = plain_headers(bytes(buf[start : start + header_size])) if header_size else None
             payload = bytes(buf[start + header_size : stop])
             del buf[: stop + 2]
-            receiver = receivers.get(sid)
-            if receiver is None:
-                await self._nc._process_msg(sid, subject, reply, payload, headers)  # type: ignore[arg-type]
-            else:
-                stats["in_msgs"] += 1
-                stats["in_bytes"] += len(payload)
-                if headers is None:
-                    parsed = None
-                elif headers.startswith(_PLAIN_HEADER_BLOCK):
-                    parsed = plain_headers(headers)
-                else:  # a status line (never on a data subject): nats-py's general parser
-                    parsed = await self._nc._process_headers(headers)
-                pending = receiver(subject.decode("utf-8", "replace"), parsed, payload)
-                if pending is None:
-                    continue
-                await pending
-            if parser.buf is not buf:  # the connection was reset meanwhile: the rest is stale
-                return
+            stats["in_msgs"] += 1
+            stats["in_bytes"] += len(payload)
+            receiver(subject.decode("utf-8", "replace"), headers, payload)
+        return True
+
+    async def _nats_frame(self, buf: bytearray) -> bool:
+        """Let nats-py handle the frame at the head of ``buf`` (a control line, a message of one of
+        its own subscriptions, a routed message with a status line); False when it is incomplete.
+
+        Raises:
+            nats.errors.ProtocolError: a malformed message line.
+        """
+        headered = buf.startswith(b"HMSG ")
+        if not headered and not buf.startswith(b"MSG "):
+            return await self._control_line()
+        end = buf.find(_CRLF)
+        if end < 0:
+            return False
+        subject, sid, reply, header_size, total = _frame_args(buf[:end], headered)
+        start = end + 2
+        stop = start + total
+        if stop + 2 > len(buf):
+            return False
+        headers = bytes(buf[start : start + header_size]) if header_size else None
+        payload = bytes(buf[start + header_size : stop])
+        del buf[: stop + 2]
+        receiver = self._receivers.get(sid)
+        if receiver is None:
+            await self._nc._process_msg(sid, subject, reply, payload, headers)  # type: ignore[arg-type]
+            return True
+        # A status line (never on a data subject): nats-py's general header parser.
+        parsed = await self._nc._process_headers(headers)
+        self._nc.stats["in_msgs"] += 1
+        self._nc.stats["in_bytes"] += len(payload)
+        receiver(subject.decode("utf-8", "replace"), parsed, payload)
+        return True
 
     async def _control_line(self) -> bool:
         """Let nats-py's parser handle the control line at the head of the buffer (``PING``,
@@ -142,6 +194,50 @@ class FrameReader:
             return False
         buf.extend(rest)
         return True
+
+    # --- straight from the socket ---------------------------------------------------------------
+
+    def _take_over_stream(self) -> None:
+        """Have the current connection's stream protocol give its bytes to :meth:`_data_received`
+        first (once per connection; plain or TLS sockets, not WebSockets)."""
+        transport = getattr(self._nc, "_transport", None)
+        socket = getattr(getattr(transport, "_io_writer", None), "transport", None)
+        protocol = socket.get_protocol() if isinstance(socket, asyncio.BaseTransport) else None
+        stream = getattr(protocol, "_stream_reader", None)  # the reader it feeds
+        if stream is self._stream or stream is not getattr(transport, "_io_reader", None):
+            return
+        if (
+            not isinstance(protocol, asyncio.StreamReaderProtocol)
+            or not isinstance(stream, asyncio.StreamReader)
+            or not isinstance(getattr(stream, "_buffer", None), bytearray)
+        ):
+            return
+        self._stream = stream
+        feed = protocol.data_received
+        protocol.data_received = functools.partial(self._data_received, stream, feed)  # type: ignore[method-assign]
+
+    def _data_received(
+        self, stream: asyncio.StreamReader, feed: Callable[[bytes], None], data: bytes
+    ) -> None:
+        """Bytes from the socket: routed frames are delivered now while nats-py is idle, the rest
+        goes to the stream reader (``feed``) for nats-py's read loop, in order."""
+        parser = self._parser
+        if (
+            self._reading
+            or stream._buffer  # type: ignore[attr-defined]
+            or stream is not self._stream
+            or parser.state != nats_parser.AWAITING_CONTROL_LINE
+        ):
+            feed(data)
+            return
+        buf: bytearray = parser.buf
+        buf.extend(data)
+        if self._take_routed(buf):
+            self._end_pass()
+            return
+        rest = bytes(buf)
+        del buf[:]
+        feed(rest)
 
 
 def _frame_args(line: bytearray, headered: bool) -> tuple[bytes, int, bytes, int, int]:

@@ -446,6 +446,9 @@ class NatsBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._wrote_directly = False
+        self._drops: deque[nats.errors.SlowConsumerError] = deque()
+        """Slow-consumer drops not yet reported to the connection's ``error_cb``."""
+        self._reporter: asyncio.Task[None] | None = None
 
     async def publish(self, subject: str, headers: Mapping[str, str], payload: bytes) -> None:
         """Publish one message (headers travel as NATS headers).
@@ -563,25 +566,38 @@ class NatsBus:
     ) -> None:
         await self.close()
 
-    def _receive(
-        self, entry: _Entry, subject: str, headers: dict[str, str] | None, payload: bytes
-    ) -> Awaitable[None] | None:
-        """A frame of ``entry``'s subscription, from the client's read loop, in wire order."""
+    def _receive(self, entry: _Entry, subject: str, headers: dict[str, str] | None, payload: bytes) -> None:
+        """A frame of ``entry``'s subscription, from the client's read loop or straight from the
+        socket, in wire order."""
         message = BusMessage(subject, headers or {}, payload, entry.pattern)
         if not self._busy:
             self._current = self._call(entry, message)
             if self._current is not None:
                 self._busy = True
                 self._wake()
-            return None
+            return
         if len(self._backlog) >= self._pending_msgs_limit or (
             self._pending_bytes_limit > 0 and entry.pending_bytes + len(payload) >= self._pending_bytes_limit
         ):
-            error = nats.errors.SlowConsumerError(subject=subject, reply="", sid=entry.sid, sub=entry.sub)
-            return self.nc._error_cb(error)
+            self._report_drop(
+                nats.errors.SlowConsumerError(subject=subject, reply="", sid=entry.sid, sub=entry.sub)
+            )
+            return
         entry.pending_bytes += len(payload)
         self._backlog.append((entry, message))
-        return None
+
+    def _report_drop(self, error: nats.errors.SlowConsumerError) -> None:
+        """Tell the connection's ``error_cb``, from a task (delivery never waits for it)."""
+        self._drops.append(error)
+        if self._reporter is None:
+            self._reporter = asyncio.get_running_loop().create_task(self._report_drops())
+
+    async def _report_drops(self) -> None:
+        try:
+            while self._drops:
+                await self.nc._error_cb(self._drops.popleft())
+        finally:
+            self._reporter = None
 
     @staticmethod
     def _call(entry: _Entry, message: BusMessage) -> Awaitable[None] | None:

@@ -62,6 +62,7 @@ if os.environ.get("WASMIND_HOPS_DIR"):
     _wrap(_socket_transport, "_read_ready__data_received", "socket-read")
     _wrap(_socket_transport, "write", "socket-write")
     _wrap(FrameReader, "parse", "frames")
+    _wrap(FrameReader, "_data_received", "frames")  # the same step, straight from the socket
     _wrap(ActorHost, "_on_bus", "route")
     _wrap(SupervisedActor, "offer", "mailbox-put")
     _wrap(SupervisedActor, "_handle_batch", "guest-calls")
