@@ -147,6 +147,16 @@ def test_targets_go_either_way_and_ratio_targets_are_figures_of_their_own(
     assert json.loads(capsys.readouterr().out)["better"] == "higher"
 
 
+def test_a_ratio_of_paired_rounds_is_the_median_of_each_pairs_ratio() -> None:
+    # The machine sped up between rounds: each pair's share is what the host kept of that minute.
+    pairs = [(1.0, 1.0), (10.0, 20.0), (30.0, 40.0)]  # (hosted, bare)
+    hosted = Result("messaging", "hosted_msgs_per_s", 10.0, "msgs/s")
+    bare = Result("messaging", "bare_msgs_per_s", 20.0, "msgs/s")
+    share = Result.paired_quotient("hosted_over_bare", pairs, hosted, bare, 0.70, higher_is_better=True)
+    assert (share.value, share.baseline, share.ok) == (0.75, "bare_msgs_per_s", True)
+    assert Result.quotient("of_medians", hosted, bare).value == 0.5
+
+
 @pytest.mark.slow
 def test_the_build_suite_builds_the_python_example_from_an_empty_cache() -> None:
     results = {r["name"]: r for r in run_suite("build", ["--loads", "1"], timeout=900)}

@@ -80,6 +80,26 @@ class Result:
         result = cls(numerator.suite, name, value, "×", samples=numerator.samples, baseline=denominator.name)
         return result.check(target, higher_is_better=higher_is_better)
 
+    @classmethod
+    def paired_quotient(
+        cls,
+        name: str,
+        pairs: Sequence[tuple[float, float]],
+        numerator: "Result",
+        denominator: "Result",
+        target: float | None = None,
+        *,
+        higher_is_better: bool = False,
+    ) -> "Result":
+        """Like :meth:`quotient`, from ``(numerator, denominator)`` samples measured in pairs, one
+        right after the other: the median of the per-pair ratios (each pair saw the same minute of
+        a shared machine, whose speed drifts between minutes). ``numerator`` and ``denominator``
+        are the results of those samples (they name the figures)."""
+        ratios = [top / bottom for top, bottom in pairs if bottom]
+        value = round(statistics.median(ratios), 3) if ratios else math.nan
+        result = cls(numerator.suite, name, value, "×", samples=numerator.samples, baseline=denominator.name)
+        return result.check(target, higher_is_better=higher_is_better)
+
     def check(self, target: float | None, *, higher_is_better: bool = False) -> "Result":
         """Set ``target`` and whether ``value`` meets it (at most, or at least if ``higher_is_better``)."""
         if target is not None:

@@ -12,13 +12,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Self
 
 import anyio
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from wasmind_spawner.launch import spawner_command
 
 from wasmind.assets import actors_dir, cache_dir
@@ -42,7 +44,9 @@ from wasmind_cli.embedded import wait_for_spawner
 
 __all__ = [
     "BenchSwarm",
+    "bare_counter",
     "bench_swarm",
+    "paired_rates",
     "ping_round_trips",
     "raw_request_reply",
     "run_messaging_suite",
@@ -281,28 +285,39 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """A plain nats-py subscriber process: counts ticks like ``bench:counter`` and answers ``.done``."""
 
 
-async def _sustained(
-    nc: Client, subject: str, done_subject: str, headers: dict[str, str], messages: int, rounds: int
-) -> list[float]:
-    """Messages/s of rounds of ``messages`` ticks published to ``subject``, each timed from the
-    first publish until the consumer's done message arrives (after one warm-up round)."""
-    done = await nc.subscribe(done_subject)
-    await nc.flush()
-    rates = []
-    for index, count in enumerate([min(WARM_UP_MESSAGES, messages)] + [messages] * rounds):
+class _Flood:
+    """Rounds of ticks published to ``subject`` as fast as this connection can, each timed from the
+    first publish until the consumer's done message (on ``done_subject``) arrives."""
+
+    def __init__(self, nc: Client, subject: str, done_subject: str, headers: dict[str, str]) -> None:
+        self.nc = nc
+        self.subject = subject
+        self.done_subject = done_subject
+        self.headers = headers
+        self._done: Subscription | None = None
+
+    async def __aenter__(self) -> Self:
+        self._done = await self.nc.subscribe(self.done_subject)
+        await self.nc.flush()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._done is not None:
+            await self._done.unsubscribe()
+
+    async def rate(self, count: int) -> float:
+        """Messages/s of one round of ``count`` ticks."""
+        assert self._done is not None, "use the flood as an async context manager"
         payload = tick_payload(count)
         started = time.perf_counter()
         for _ in range(count):
-            await nc.publish(subject, payload, headers=headers)
-        reply = await done.next_msg(timeout=max(120, count / 100))
+            await self.nc.publish(self.subject, payload, headers=self.headers)
+        reply = await self._done.next_msg(timeout=max(120, count / 100))
         elapsed = time.perf_counter() - started
         seen = json.loads(reply.data)["count"]
         if seen != count:
             raise RuntimeError(f"the consumer saw {seen} of {count} messages")
-        if index:
-            rates.append(count / elapsed)
-    await done.unsubscribe()
-    return rates
+        return count / elapsed
 
 
 def _rate(name: str, rates: list[float], messages: int) -> Result:
@@ -316,7 +331,8 @@ def _headers(scope: str) -> dict[str, str]:
 
 
 async def raw_pub_sub(server: NatsServer, messages: int, rounds: int) -> list[float]:
-    """Plain nats-py pub/sub: this process publishes, a subscriber process counts (same headers)."""
+    """Plain nats-py pub/sub: this process publishes, a subscriber process counts (same headers);
+    messages/s of each round after a warm-up round."""
     nc = await connect(NatsOptions(servers=(server.url,)), name="bench-publisher")
     subject = "bench.flow"
     ready = await nc.subscribe(f"{subject}.ready")
@@ -327,7 +343,9 @@ async def raw_pub_sub(server: NatsServer, messages: int, rounds: int) -> list[fl
     )
     try:
         await ready.next_msg(timeout=30)
-        return await _sustained(nc, subject, f"{subject}.done", _headers("bench0"), messages, rounds)
+        async with _Flood(nc, subject, f"{subject}.done", _headers("bench0")) as flood:
+            await flood.rate(min(WARM_UP_MESSAGES, messages))
+            return [await flood.rate(messages) for _ in range(rounds)]
     finally:
         assert subscriber.stdin is not None
         subscriber.stdin.close()
@@ -335,14 +353,16 @@ async def raw_pub_sub(server: NatsServer, messages: int, rounds: int) -> list[fl
         await nc.close()
 
 
-def bare_handle_rates(actor: str, messages: int, rounds: int) -> list[float]:
-    """Handle-message calls/s of the counter ``actors/bench/<actor>`` in this process, called
-    directly on this thread: no NATS, no host, no thread hand-offs."""
+@contextmanager
+def bare_counter(actor: str) -> Iterator[Callable[[int], float]]:
+    """The counter ``actors/bench/<actor>`` in this process, called directly on the calling thread
+    (no NATS, no host, no thread hand-offs); yields ``rate(count)``: the handle-message calls/s of
+    a round of ``count`` ticks."""
     with direct_instances() as (loader, sink):
         instance = ActorInstance(loader.actor(actors_dir() / "bench" / actor, actor), "bench0", sink)
         instance.construct()
-        rates = []
-        for index, count in enumerate([min(WARM_UP_MESSAGES, messages)] + [messages] * rounds):
+
+        def rate(count: int) -> float:
             tick = Envelope(root_id(), TICK, "bench", "bench0", tick_payload(count))
             published = sink.published
             started = time.perf_counter()
@@ -351,25 +371,39 @@ def bare_handle_rates(actor: str, messages: int, rounds: int) -> list[float]:
             elapsed = time.perf_counter() - started
             if sink.published != published + 1:
                 raise RuntimeError(f"{actor} did not say it was done")
-            if index:
-                rates.append(count / elapsed)
-        instance.destroy()
-        return rates
+            return count / elapsed
+
+        try:
+            yield rate
+        finally:
+            instance.destroy()
 
 
-async def host_rates(swarm: BenchSwarm, actor: str, messages: int, rounds: int) -> list[float]:
-    """Ticks published to an agent running the counter ``actor`` on a host process, as messages/s."""
+async def paired_rates(
+    swarm: BenchSwarm, actor: str, messages: int, rounds: int
+) -> list[tuple[float, float]]:
+    """``(bare, hosted)`` messages/s of the counter ``actor``, round by round: called directly in
+    this process, then flooded with ticks over NATS on a host process, alternately (after a warm-up
+    of each), so that both figures of a pair saw the same minute of this shared machine."""
     agent = await swarm.spawn([actor], actor)
     scope = agent.scope or ""
+    flood = _Flood(
+        swarm.nc,
+        subjects.data(swarm.name, scope, TICK),
+        subjects.data(swarm.name, scope, DONE),
+        _headers(scope),
+    )
     try:
-        return await _sustained(
-            swarm.nc,
-            subjects.data(swarm.name, scope, TICK),
-            subjects.data(swarm.name, scope, DONE),
-            _headers(scope),
-            messages,
-            rounds,
-        )
+        with bare_counter(actor) as bare:
+            async with flood:
+                warm_up = min(WARM_UP_MESSAGES, messages)
+                await anyio.to_thread.run_sync(bare, warm_up)
+                await flood.rate(warm_up)
+                pairs = []
+                for _ in range(rounds):
+                    alone = await anyio.to_thread.run_sync(bare, messages)
+                    pairs.append((alone, await flood.rate(messages)))
+                return pairs
     finally:
         await swarm.stop(scope)
 
@@ -377,31 +411,30 @@ async def host_rates(swarm: BenchSwarm, actor: str, messages: int, rounds: int) 
 # --- suites ---------------------------------------------------------------------------------------
 
 
-async def _throughput(
-    swarm: BenchSwarm, raw: Result, bare: dict[str, list[float]], messages: int, rounds: int
-) -> list[Result]:
+async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int) -> list[Result]:
     """Per counter (Python, then the WAT floor): its bare rate, its rate on a host over NATS (next to
-    raw pub/sub), and the host rate as a share of the bare rate."""
+    raw pub/sub), and the host rate as a share of the bare rate (the median over pairs of rounds)."""
     results = []
     for actor in ("counter", "wat_counter"):
-        alone = _rate(f"{actor}_bare_handle_msgs_per_s", bare[actor], messages)
+        pairs = await paired_rates(swarm, actor, messages, rounds)
+        alone = _rate(f"{actor}_bare_handle_msgs_per_s", [bare for bare, _ in pairs], messages)
         hosted = _rate(
-            f"{actor}_on_host_over_nats_msgs_per_s",
-            await host_rates(swarm, actor, messages, rounds),
-            messages,
+            f"{actor}_on_host_over_nats_msgs_per_s", [hosted for _, hosted in pairs], messages
         ).against(raw)
-        target = 0.70 if actor == "counter" else None
-        share = Result.quotient(f"{actor}_host_over_bare_rate", hosted, alone, target, higher_is_better=True)
+        share = Result.paired_quotient(
+            f"{actor}_host_over_bare_rate",
+            [(hosted, bare) for bare, hosted in pairs],
+            hosted,
+            alone,
+            0.70 if actor == "counter" else None,
+            higher_is_better=True,
+        )
         results += [alone, hosted, share]
     return results
 
 
 async def _messaging(rounds: int, messages: int, flow_rounds: int) -> list[Result]:
     suite = "messaging"
-    bare = {
-        actor: await anyio.to_thread.run_sync(bare_handle_rates, actor, messages, flow_rounds)
-        for actor in ("counter", "wat_counter")
-    }
     hot_calls = await anyio.to_thread.run_sync(guest_call_samples, rounds)
     handoffs = await handoff_samples(rounds)
     with tempfile.TemporaryDirectory(prefix="wasmind-bench-") as tmp:
@@ -416,7 +449,7 @@ async def _messaging(rounds: int, messages: int, flow_rounds: int) -> list[Resul
                 "raw_nats_pub_sub_msgs_per_s", await raw_pub_sub(server, messages, flow_rounds), messages
             )
             async with bench_swarm(server, config, "benchmsg", work, hosts=3, capacity=1) as swarm:
-                flow = await _throughput(swarm, raw_flow, bare, messages, flow_rounds)
+                flow = await _throughput(swarm, raw_flow, messages, flow_rounds)
                 local = await swarm.spawn(["pinger", "echo"], "intra-host pair")
                 intra = Result.of(
                     suite,
@@ -517,7 +550,7 @@ async def _spawn(spawns: int, cold_spawns: int) -> list[Result]:
     return [raw, latency.against(raw_ms), per_second, *cold]
 
 
-def run_messaging_suite(rounds: int = 1000, messages: int = 20_000, flow_rounds: int = 3) -> list[Result]:
+def run_messaging_suite(rounds: int = 1000, messages: int = 20_000, flow_rounds: int = 5) -> list[Result]:
     """Round trips (same host, across hosts) and sustained throughput into one actor, next to the
     raw nats-py figures and the actor's bare handle-message rate."""
     return anyio.run(_messaging, rounds, messages, flow_rounds)
