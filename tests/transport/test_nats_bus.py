@@ -179,6 +179,8 @@ async def test_handlers_see_wire_order_across_overlapping_and_disjoint_subscript
         [b"A:no-space", b"B:\tTabbed  ", b"C: a: b: c", b"D:", b"E: caf\xc3\xa9", b"F: bad \xff"],
         [b"Bad Name: skipped", b"caf\xc3\xa9: skipped", b"no colon", b"", b"  Padded  : kept"],
         [b"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", b"Dup: 1", b"Dup: 2"],
+        [b"A\x01B: ctl", b"A\x1fB: unit-sep", b"V: ends\x1f", b"A\tB: tab", b": no name", b"\x0bK\x0c: vt"],
+        [b"Lone\rCR: v", b"W: \x1c\x1dx\x0b\x0c", b"X: \x7f"],
         [],
     ],
 )

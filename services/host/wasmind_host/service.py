@@ -6,7 +6,7 @@ messages are read from the swarm's replay stream; SIGTERM drains (destructors ru
 """
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from signal import SIGINT, SIGTERM
 
@@ -183,7 +183,7 @@ class HostService:
         async def on_replay(msg: Msg) -> None:
             _, message_type = subjects.parse_replay(msg.subject)
             envelope = envelope_from_wire(message_type, ROOT_SCOPE, msg.headers, msg.data)
-            envelope = replace(envelope, replayable=True)
+            envelope = envelope._replace(replayable=True)
             host = self.host
             if host is not None and all(known.id != envelope.id for known in host.replayable):
                 host.replayable.append(envelope)

@@ -7,15 +7,13 @@ connection's own messages.
 """
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = ["Bus", "BusMessage", "Handler", "Subscription", "subject_matches"]
 
 
-@dataclass(frozen=True, slots=True)
-class BusMessage:
-    """One message as a transport carries it."""
+class BusMessage(NamedTuple):
+    """One message as a transport carries it (a named tuple: one per message, built cheaply)."""
 
     subject: str
     headers: Mapping[str, str]

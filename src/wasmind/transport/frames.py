@@ -28,6 +28,8 @@ _PLAIN_HEADER_BLOCK = b"NATS/1.0\r\n"
 _PLAIN_BLOCK_SIZE = len(_PLAIN_HEADER_BLOCK)
 _CRLF = b"\r\n"
 _WHITESPACE = re.compile(r"\s")
+_ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
+"""What ``bytes.strip()`` strips (``str.strip()`` strips more)."""
 
 
 class FrameReader:
@@ -269,6 +271,23 @@ def plain_headers(block: bytes) -> dict[str, str] | None:
     (others skipped), names containing whitespace skipped, values stripped and decoded as UTF-8
     with replacement; no headers is ``None``.
     """
+    try:
+        text = block.decode("ascii")  # the usual case: one decode for the whole block
+    except UnicodeDecodeError:
+        return _plain_headers_of_bytes(block)
+    found: dict[str, str] = {}
+    for line in text[_PLAIN_BLOCK_SIZE:].split("\r\n"):
+        name, colon, value = line.partition(":")
+        if not colon:
+            continue
+        key = name.strip(_ASCII_WHITESPACE)
+        if (" " not in key) if key.isprintable() else (_WHITESPACE.search(key) is None):
+            found[key] = value.strip(_ASCII_WHITESPACE)
+    return found or None
+
+
+def _plain_headers_of_bytes(block: bytes) -> dict[str, str] | None:
+    """:func:`plain_headers` of a block that is not all ASCII."""
     found: dict[str, str] = {}
     for line in block[_PLAIN_BLOCK_SIZE:].split(_CRLF):
         name, colon, value = line.partition(b":")

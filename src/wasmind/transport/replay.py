@@ -1,7 +1,5 @@
 """Publishing replayable messages (``BaseUrlUpdate``): live now, and stored for agents started later."""
 
-from dataclasses import replace
-
 from nats.aio.client import Client
 
 from wasmind.wire import subjects
@@ -16,7 +14,7 @@ async def publish_replayable(nc: Client, swarm: str, envelope: Envelope) -> None
     Every host reads that stream, so every agent that becomes ready later, on any host, gets the
     message right after its ``AllActorsReady`` (RUNTIME.md §5.3).
     """
-    envelope = replace(envelope, replayable=True)
+    envelope = envelope._replace(replayable=True)
     headers = envelope_to_headers(envelope)
     await nc.publish(
         subjects.data(swarm, target_scope(envelope), envelope.message_type), envelope.payload, headers=headers
