@@ -26,6 +26,10 @@ block (it may run inside the socket's ``data_received``)."""
 
 _PLAIN_HEADER_BLOCK = b"NATS/1.0\r\n"
 _PLAIN_BLOCK_SIZE = len(_PLAIN_HEADER_BLOCK)
+_PLAIN_HEADER_TEXT = _PLAIN_HEADER_BLOCK.decode()
+_CHECKED_NAMES: set[str] = set()
+"""Header names already checked against nats-py's pattern (the same few on every message)."""
+_CHECKED_NAMES_LIMIT = 4096
 _CRLF = b"\r\n"
 _WHITESPACE = re.compile(r"\s")
 _ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
@@ -312,18 +316,23 @@ def hpub_command(subject: str, headers: Mapping[str, str], payload: bytes) -> by
     Raises:
         nats.errors.BadHeaderError: a header name with characters outside that set.
     """
-    lines = [_PLAIN_HEADER_BLOCK.decode()]
+    lines = [_PLAIN_HEADER_TEXT]
     for name, value in headers.items():
         key = name.strip()
         if not key:
             continue
-        if not _HEADER_KEY_RE.fullmatch(key):
-            raise nats.errors.BadHeaderError(key)
-        lines.append(f"{key}: {value.strip().translate(_HEADER_VALUE_NEWLINES)}\r\n")
+        if key not in _CHECKED_NAMES:
+            if not _HEADER_KEY_RE.fullmatch(key):
+                raise nats.errors.BadHeaderError(key)
+            if len(_CHECKED_NAMES) < _CHECKED_NAMES_LIMIT:
+                _CHECKED_NAMES.add(key)
+        value = value.strip()
+        if "\r" in value or "\n" in value:
+            value = value.translate(_HEADER_VALUE_NEWLINES)
+        lines.append(f"{key}: {value}\r\n")
     lines.append("\r\n")
     block = "".join(lines).encode()
-    return b"%s %s  %d %d\r\n%s%s\r\n" % (
-        b"HPUB",
+    return b"HPUB %s  %d %d\r\n%s%s\r\n" % (
         subject.encode(),
         len(block),
         len(block) + len(payload),
