@@ -436,6 +436,8 @@ async def test_subscriptions_keep_working_after_the_server_restarts() -> None:
             await bus.publish(f"{p}.x", {}, b"after")
             messages = await inbox.wait_for(2)
             assert [m.payload for m in messages] == [b"before", b"after"]
+            # The frame reader took over the new connection's socket, not only the first one's.
+            assert nc._ps.parse.__self__._stream is nc._transport._io_reader
             await bus.close()
         finally:
             await nc.close()
