@@ -193,3 +193,8 @@ def test_the_binary_is_found_next_to_the_interpreter() -> None:
 def test_url_before_start_is_an_error() -> None:
     with pytest.raises(NatsServerError, match="not been started"):
         _ = NatsServer().url
+
+
+def test_a_tls_certificate_needs_its_key() -> None:
+    with pytest.raises(ValueError, match="tls_cert and tls_key go together"):
+        NatsServerConfig(tls_cert=Path("cert.pem"))

@@ -74,12 +74,17 @@ class NatsServerConfig:
     """Require this user name (with :attr:`password`) from clients."""
     password: str | None = None
     """The password of :attr:`user`."""
+    tls_cert: Path | None = None
+    """Serve TLS with this certificate (PEM, with :attr:`tls_key`); clients then need TLS options."""
+    tls_key: Path | None = None
 
     def __post_init__(self) -> None:
         if self.token is not None and (self.user is not None or self.password is not None):
             raise ValueError("NatsServerConfig: use either token or user/password, not both")
         if (self.user is None) != (self.password is None):
             raise ValueError("NatsServerConfig: user and password go together")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("NatsServerConfig: tls_cert and tls_key go together")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"NatsServerConfig: invalid port {self.port}")
         if self.max_payload <= 0:
@@ -272,6 +277,10 @@ class NatsServer:
         elif cfg.user is not None and cfg.password is not None:
             lines.append(
                 f"authorization {{ user: {_conf_string(cfg.user)}, password: {_conf_string(cfg.password)} }}"
+            )
+        if cfg.tls_cert is not None and cfg.tls_key is not None:
+            lines.append(
+                f"tls {{ cert_file: {_conf_string(str(cfg.tls_cert))}, key_file: {_conf_string(str(cfg.tls_key))} }}"
             )
         conf = workdir / "nats-server.conf"
         conf.write_text("\n".join(lines) + "\n")
