@@ -164,8 +164,9 @@ class SupervisedActor:
 
     def _handle_batch(self, instance: ActorInstance, batch: list[Delivery]) -> tuple[int, GuestTrap] | None:
         """On a worker thread: the calls for ``batch`` in order; ``(index, trap)`` of a call that trapped."""
+        timed = metrics.enabled()
         for index, (envelope, received) in enumerate(batch):
-            started = time.perf_counter()
+            started = time.perf_counter() if timed else 0.0
             trap: GuestTrap | None = None
             try:
                 if received is None:
@@ -175,9 +176,10 @@ class SupervisedActor:
             except GuestTrap as error:
                 trap = error
                 tracing.error(received, trap.summary)
-            metrics.handled(
-                time.perf_counter() - started, self.spec.actor_id, envelope.message_type, trap is not None
-            )
+            if timed:
+                metrics.handled(
+                    time.perf_counter() - started, self.spec.actor_id, envelope.message_type, trap is not None
+                )
             if received is not None:
                 received.end()
             if trap is not None:
