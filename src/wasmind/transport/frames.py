@@ -31,6 +31,7 @@ _CHECKED_NAMES: set[str] = set()
 """Header names already checked against nats-py's pattern (the same few on every message)."""
 _CHECKED_NAMES_LIMIT = 4096
 _CRLF = b"\r\n"
+_MESSAGE_VERBS = (b"MSG ", b"HMSG ")
 _WHITESPACE = re.compile(r"\s")
 _ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 """What ``bytes.strip()`` strips (``str.strip()`` strips more)."""
@@ -120,33 +121,21 @@ class FrameReader:
         buffer is empty or ends in a partial message frame, False at a frame for nats-py
         (control lines, other subscriptions, status headers) or a malformed one."""
         receivers = self._receivers
-        stats = self._nc.stats
         while buf:
-            headered = buf.startswith(b"HMSG ")
-            if not headered and not buf.startswith(b"MSG "):
+            if not buf.startswith(_MESSAGE_VERBS):
                 return len(buf) < 5 and (b"HMSG ".startswith(buf) or b"MSG ".startswith(buf))
-            end = buf.find(_CRLF)
-            if end < 0:
-                return True
             try:
-                subject, sid, _, header_size, total = _frame_args(buf[:end], headered)
+                frame = _message_frame(buf)
             except nats.errors.ProtocolError:
                 return False
-            receiver = receivers.get(sid)
-            if receiver is None:
-                return False
-            start = end + 2
-            stop = start + total
-            if stop + 2 > len(buf):
+            if frame is None:
                 return True
-            if header_size and not buf.startswith(_PLAIN_HEADER_BLOCK, start):
+            subject, sid, _, start, header_size, stop = frame
+            receiver = receivers.get(sid)
+            if receiver is None or (header_size and not buf.startswith(_PLAIN_HEADER_BLOCK, start)):
                 return False
-            headers = plain_headers(bytes(buf[start : start + header_size])) if header_size else None
-            payload = bytes(buf[start + header_size : stop])
-            del buf[: stop + 2]
-            stats["in_msgs"] += 1
-            stats["in_bytes"] += len(payload)
-            receiver(subject.decode("utf-8", "replace"), headers, payload)
+            block, payload = _cut_frame(buf, start, header_size, stop)
+            self._hand_to(receiver, subject, plain_headers(block) if block else None, payload)
         return True
 
     async def _nats_frame(self, buf: bytearray) -> bool:
@@ -156,30 +145,27 @@ class FrameReader:
         Raises:
             nats.errors.ProtocolError: a malformed message line.
         """
-        headered = buf.startswith(b"HMSG ")
-        if not headered and not buf.startswith(b"MSG "):
+        if not buf.startswith(_MESSAGE_VERBS):
             return await self._control_line()
-        end = buf.find(_CRLF)
-        if end < 0:
+        frame = _message_frame(buf)
+        if frame is None:
             return False
-        subject, sid, reply, header_size, total = _frame_args(buf[:end], headered)
-        start = end + 2
-        stop = start + total
-        if stop + 2 > len(buf):
-            return False
-        headers = bytes(buf[start : start + header_size]) if header_size else None
-        payload = bytes(buf[start + header_size : stop])
-        del buf[: stop + 2]
+        subject, sid, reply, start, header_size, stop = frame
+        block, payload = _cut_frame(buf, start, header_size, stop)
         receiver = self._receivers.get(sid)
         if receiver is None:
-            await self._nc._process_msg(sid, subject, reply, payload, headers)  # type: ignore[arg-type]
-            return True
-        # A status line (never on a data subject): nats-py's general header parser.
-        parsed = await self._nc._process_headers(headers)
-        self._nc.stats["in_msgs"] += 1
-        self._nc.stats["in_bytes"] += len(payload)
-        receiver(subject.decode("utf-8", "replace"), parsed, payload)
+            await self._nc._process_msg(sid, subject, reply, payload, block)  # type: ignore[arg-type]
+        else:  # a status line (never on a data subject): nats-py's general header parser
+            self._hand_to(receiver, subject, await self._nc._process_headers(block), payload)
         return True
+
+    def _hand_to(
+        self, receiver: Receiver, subject: bytes, headers: dict[str, str] | None, payload: bytes
+    ) -> None:
+        stats = self._nc.stats
+        stats["in_msgs"] += 1
+        stats["in_bytes"] += len(payload)
+        receiver(subject.decode("utf-8", "replace"), headers, payload)
 
     async def _control_line(self) -> bool:
         """Let nats-py's parser handle the control line at the head of the buffer (``PING``,
@@ -244,6 +230,30 @@ class FrameReader:
         rest = bytes(buf)
         del buf[:]
         feed(rest)
+
+
+def _message_frame(buf: bytearray) -> tuple[bytes, int, bytes, int, int, int] | None:
+    """``(subject, sid, reply, start, header bytes, stop)`` of the ``MSG``/``HMSG`` frame at the
+    head of ``buf`` (its block spans ``start:stop``), or ``None`` while it has not all arrived.
+
+    Raises:
+        nats.errors.ProtocolError: a malformed message line.
+    """
+    end = buf.find(_CRLF)
+    if end < 0:
+        return None
+    subject, sid, reply, header_size, total = _frame_args(buf[:end], buf.startswith(b"HMSG "))
+    start = end + 2
+    stop = start + total
+    return None if stop + 2 > len(buf) else (subject, sid, reply, start, header_size, stop)
+
+
+def _cut_frame(buf: bytearray, start: int, header_size: int, stop: int) -> tuple[bytes | None, bytes]:
+    """Take a frame out of ``buf``: its header block (``None`` without one) and its payload."""
+    block = bytes(buf[start : start + header_size]) if header_size else None
+    payload = bytes(buf[start + header_size : stop])
+    del buf[: stop + 2]
+    return block, payload
 
 
 def _frame_args(line: bytearray, headered: bool) -> tuple[bytes, int, bytes, int, int]:
