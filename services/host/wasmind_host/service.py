@@ -299,6 +299,9 @@ class HostService:
             await self._beat(nc)
 
     async def _beat(self, nc: Client) -> None:
+        # The kernel walks every mapping for the PSS: ~1.4 ms with one instance, ~13 ms with 100
+        # (measured); on a worker thread the read releases the GIL and the loop goes on meanwhile.
+        memory = await anyio.to_thread.run_sync(pss_bytes)
         host = self.host
         if host is None or nc.is_closed:
             return
@@ -310,7 +313,7 @@ class HostService:
             actors=actors,
             capacity=self.settings.capacity,
             mailbox_depth=depth,
-            memory_bytes=pss_bytes(),
+            memory_bytes=memory,
             draining=self.draining,
             interval=self.settings.heartbeat_seconds,
         )
