@@ -23,7 +23,8 @@ class _Record:
 class _LoadedHost:
     """What a heartbeat reads of an ``ActorHost``: its agents and its load."""
 
-    agents = {"aaaaaa": _Record(exited=False), "bbbbbb": _Record(exited=True)}
+    def __init__(self) -> None:
+        self.agents = {"aaaaaa": _Record(exited=False), "bbbbbb": _Record(exited=True)}
 
     def load(self) -> tuple[int, int, int]:
         return 1, 3, 7
