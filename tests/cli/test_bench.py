@@ -6,12 +6,14 @@ are shared and noisy, and the figures belong in ``make bench``, not in tests.
 
 import json
 import math
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from processes import run_wasmind
 from wasmind_cli.bench.report import Result, print_results
+from wasmind_cli.bench.swarm import alternate
 
 WAT_ECHO = str(Path(__file__).resolve().parents[2] / "actors" / "examples" / "wat_echo")
 
@@ -155,6 +157,23 @@ def test_a_ratio_of_paired_rounds_is_the_median_of_each_pairs_ratio() -> None:
     share = Result.paired_quotient("hosted_over_bare", pairs, hosted, bare, 0.70, higher_is_better=True)
     assert (share.value, share.baseline, share.ok) == (0.75, "bare_msgs_per_s", True)
     assert Result.quotient("of_medians", hosted, bare).value == 0.5
+
+
+@pytest.mark.anyio
+async def test_paired_rounds_alternate_which_runs_first() -> None:
+    """A machine that slows down round by round must not favour the figure measured first."""
+    order: list[str] = []
+
+    def round_of(name: str) -> Callable[[], Awaitable[float]]:
+        async def measure() -> float:
+            order.append(name)
+            return float(100 - len(order))  # later rounds are slower
+
+        return measure
+
+    pairs = await alternate(round_of("bare"), round_of("hosted"), 4)
+    assert order == ["bare", "hosted", "hosted", "bare", "bare", "hosted", "hosted", "bare"]
+    assert pairs == [(99.0, 98.0), (96.0, 97.0), (95.0, 94.0), (92.0, 93.0)]  # (bare, hosted)
 
 
 @pytest.mark.slow

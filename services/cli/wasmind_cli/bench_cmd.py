@@ -34,11 +34,11 @@ def runtime(
 def messaging(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per result")] = False,
     rounds: Annotated[int, typer.Option(help="Round trips per figure")] = 1000,
-    messages: Annotated[int, typer.Option(help="Messages per throughput round")] = 20_000,
+    messages: Annotated[int, typer.Option(help="Messages per throughput round")] = 5_000,
     flow_rounds: Annotated[
         int,
         typer.Option(help="Throughput rounds per figure (after a warm-up); bare and hosted rounds alternate"),
-    ] = 5,
+    ] = 20,
 ) -> None:
     """Round trips (same host, across hosts) next to raw request/reply; sustained messages/s into
     one actor on a host, next to raw pub/sub and the actor's bare handle-message rate."""

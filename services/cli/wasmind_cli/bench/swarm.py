@@ -12,8 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Self
 
@@ -379,12 +380,29 @@ def bare_counter(actor: str) -> Iterator[Callable[[int], float]]:
             instance.destroy()
 
 
+async def alternate(
+    first: Callable[[], Awaitable[float]], second: Callable[[], Awaitable[float]], rounds: int
+) -> list[tuple[float, float]]:
+    """``rounds`` pairs ``(first(), second())``, measured back to back, the one that runs first
+    flipping from pair to pair (so that a machine speeding up or slowing down favours neither)."""
+    pairs = []
+    for index in range(rounds):
+        if index % 2:
+            later = await second()
+            pairs.append((await first(), later))
+        else:
+            earlier = await first()
+            pairs.append((earlier, await second()))
+    return pairs
+
+
 async def paired_rates(
     swarm: BenchSwarm, actor: str, messages: int, rounds: int
 ) -> list[tuple[float, float]]:
     """``(bare, hosted)`` messages/s of the counter ``actor``, round by round: called directly in
-    this process, then flooded with ticks over NATS on a host process, alternately (after a warm-up
-    of each), so that both figures of a pair saw the same minute of this shared machine."""
+    this process and flooded with ticks over NATS on a host process, alternately (after a warm-up
+    of each, :func:`alternate`), so that both figures of a pair saw the same seconds of this
+    shared machine."""
     agent = await swarm.spawn([actor], actor)
     scope = agent.scope or ""
     flood = _Flood(
@@ -399,11 +417,11 @@ async def paired_rates(
                 warm_up = min(WARM_UP_MESSAGES, messages)
                 await anyio.to_thread.run_sync(bare, warm_up)
                 await flood.rate(warm_up)
-                pairs = []
-                for _ in range(rounds):
-                    alone = await anyio.to_thread.run_sync(bare, messages)
-                    pairs.append((alone, await flood.rate(messages)))
-                return pairs
+                return await alternate(
+                    partial(anyio.to_thread.run_sync, bare, messages),
+                    partial(flood.rate, messages),
+                    rounds,
+                )
     finally:
         await swarm.stop(scope)
 
