@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from processes import run_wasmind
 from wasmind_cli.bench.report import Result, print_results
-from wasmind_cli.bench.swarm import alternate
+from wasmind_cli.bench.swarm import BARE_MARK, PAYLOAD_BYTES, alternate, tick_payload
 
 WAT_ECHO = str(Path(__file__).resolve().parents[2] / "actors" / "examples" / "wat_echo")
 
@@ -157,6 +157,13 @@ def test_a_ratio_of_paired_rounds_is_the_median_of_each_pairs_ratio() -> None:
     share = Result.paired_quotient("hosted_over_bare", pairs, hosted, bare, 0.70, higher_is_better=True)
     assert (share.value, share.baseline, share.ok) == (0.75, "bare_msgs_per_s", True)
     assert Result.quotient("of_medians", hosted, bare).value == 0.5
+
+
+def test_a_bare_rounds_trigger_is_a_tick_the_hosts_can_tell_apart() -> None:
+    tick, trigger = tick_payload(5000), tick_payload(5000, bare=True)
+    assert len(tick) == len(trigger) == PAYLOAD_BYTES
+    assert json.loads(trigger)["count"] == json.loads(tick)["count"] == 5000
+    assert BARE_MARK in trigger and BARE_MARK not in tick
 
 
 @pytest.mark.anyio

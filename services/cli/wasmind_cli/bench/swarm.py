@@ -12,8 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Self
@@ -29,7 +29,6 @@ from wasmind.config.user import load_user_config
 from wasmind.processes import die_with_parent
 from wasmind.runtime.artifacts import ArtifactStore
 from wasmind.runtime.engine import EngineSettings, create_engine
-from wasmind.runtime.instance import ActorInstance
 from wasmind.runtime.linker import build_linker
 from wasmind.runtime.loader import ComponentLoader
 from wasmind.transport.nats import NatsOptions, connect
@@ -38,14 +37,15 @@ from wasmind.wire import subjects
 from wasmind.wire.control import Heartbeat, ShutdownRequest, SpawnReply, SpawnRequest, StopRequest
 from wasmind.wire.envelope import Envelope, envelope_to_headers
 from wasmind.wire.ids import root_id
+from wasmind_cli.bench.bare_in_host.sitecustomize import MARK as BARE_MARK
 from wasmind_cli.bench.floor import guest_call_samples, handoff_samples, round_trip_floor
 from wasmind_cli.bench.report import Result
-from wasmind_cli.bench.runtime import direct_instances
 from wasmind_cli.embedded import wait_for_spawner
 
 __all__ = [
     "BenchSwarm",
-    "bare_counter",
+    "alternate",
+    "bare_in_host_env",
     "bench_swarm",
     "paired_rates",
     "ping_round_trips",
@@ -81,6 +81,8 @@ TICK = "bench.count.Tick"
 DONE = "bench.count.Done"
 WARM_UP_MESSAGES = 2000
 PAYLOAD_BYTES = 200
+BARE_IN_HOST = Path(__file__).parent / "bare_in_host"
+"""Loaded into the hosts of the messaging swarm (``sitecustomize``): their own bare rounds."""
 
 
 def write_config(directory: Path, template: str) -> Path:
@@ -252,10 +254,21 @@ async def raw_request_reply(server: NatsServer, rounds: int) -> list[float]:
 # --- sustained throughput -------------------------------------------------------------------------
 
 
-def tick_payload(count: int) -> bytes:
-    """``{"count": N, "pad": "xx…"}``, exactly :data:`PAYLOAD_BYTES` bytes of JSON."""
+def tick_payload(count: int, *, bare: bool = False) -> bytes:
+    """``{"count":N,"pad":"xx…"}``, exactly :data:`PAYLOAD_BYTES` bytes of JSON; with ``bare``, the
+    pad starts with ``bare`` (:data:`BARE_MARK`): the trigger of a bare round in a host."""
     head = json.dumps({"count": count, "pad": ""}, separators=(",", ":")).encode()
-    return head[:-2] + b"x" * (PAYLOAD_BYTES - len(head)) + b'"}'
+    payload = head[:-2] + b"x" * (PAYLOAD_BYTES - len(head)) + b'"}'
+    if bare:
+        plain_mark = BARE_MARK[: -len(b"bare")] + b"xxxx"
+        payload = payload.replace(plain_mark, BARE_MARK, 1)
+    return payload
+
+
+def bare_in_host_env() -> dict[str, str]:
+    """The environment of a swarm whose hosts run bare rounds (:meth:`_Flood.bare_rate`)."""
+    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+    return {"WASMIND_BENCH_BARE_IN_HOST": "1", "PYTHONPATH": os.pathsep.join([str(BARE_IN_HOST), *inherited])}
 
 
 RAW_SUBSCRIBER = """
@@ -307,11 +320,18 @@ class _Flood:
             await self._done.unsubscribe()
 
     async def rate(self, count: int) -> float:
-        """Messages/s of one round of ``count`` ticks."""
+        """Messages/s of one round of ``count`` ticks published over NATS."""
+        return await self._round(count, count, tick_payload(count))
+
+    async def bare_rate(self, count: int) -> float:
+        """Calls/s of one bare round of ``count`` ticks: the consumer's host handles them itself, on
+        its guest thread, from one trigger (a swarm with :func:`bare_in_host_env`)."""
+        return await self._round(count, 1, tick_payload(count, bare=True))
+
+    async def _round(self, count: int, publishes: int, payload: bytes) -> float:
         assert self._done is not None, "use the flood as an async context manager"
-        payload = tick_payload(count)
         started = time.perf_counter()
-        for _ in range(count):
+        for _ in range(publishes):
             await self.nc.publish(self.subject, payload, headers=self.headers)
         reply = await self._done.next_msg(timeout=max(120, count / 100))
         elapsed = time.perf_counter() - started
@@ -354,32 +374,6 @@ async def raw_pub_sub(server: NatsServer, messages: int, rounds: int) -> list[fl
         await nc.close()
 
 
-@contextmanager
-def bare_counter(actor: str) -> Iterator[Callable[[int], float]]:
-    """The counter ``actors/bench/<actor>`` in this process, called directly on the calling thread
-    (no NATS, no host, no thread hand-offs); yields ``rate(count)``: the handle-message calls/s of
-    a round of ``count`` ticks."""
-    with direct_instances() as (loader, sink):
-        instance = ActorInstance(loader.actor(actors_dir() / "bench" / actor, actor), "bench0", sink)
-        instance.construct()
-
-        def rate(count: int) -> float:
-            tick = Envelope(root_id(), TICK, "bench", "bench0", tick_payload(count))
-            published = sink.published
-            started = time.perf_counter()
-            for _ in range(count):
-                instance.handle(tick)
-            elapsed = time.perf_counter() - started
-            if sink.published != published + 1:
-                raise RuntimeError(f"{actor} did not say it was done")
-            return count / elapsed
-
-        try:
-            yield rate
-        finally:
-            instance.destroy()
-
-
 async def alternate(
     first: Callable[[], Awaitable[float]], second: Callable[[], Awaitable[float]], rounds: int
 ) -> list[tuple[float, float]]:
@@ -399,10 +393,10 @@ async def alternate(
 async def paired_rates(
     swarm: BenchSwarm, actor: str, messages: int, rounds: int
 ) -> list[tuple[float, float]]:
-    """``(bare, hosted)`` messages/s of the counter ``actor``, round by round: called directly in
-    this process and flooded with ticks over NATS on a host process, alternately (after a warm-up
-    of each, :func:`alternate`), so that both figures of a pair saw the same seconds of this
-    shared machine."""
+    """``(bare, hosted)`` messages/s of the counter ``actor`` on a host process, round by round:
+    called by the host itself without NATS (:meth:`_Flood.bare_rate`) and flooded with ticks over
+    NATS, alternately (after a warm-up of each, :func:`alternate`), so that both figures of a pair
+    saw the same seconds of this shared machine."""
     agent = await swarm.spawn([actor], actor)
     scope = agent.scope or ""
     flood = _Flood(
@@ -412,16 +406,11 @@ async def paired_rates(
         _headers(scope),
     )
     try:
-        with bare_counter(actor) as bare:
-            async with flood:
-                warm_up = min(WARM_UP_MESSAGES, messages)
-                await anyio.to_thread.run_sync(bare, warm_up)
-                await flood.rate(warm_up)
-                return await alternate(
-                    partial(anyio.to_thread.run_sync, bare, messages),
-                    partial(flood.rate, messages),
-                    rounds,
-                )
+        async with flood:
+            warm_up = min(WARM_UP_MESSAGES, messages)
+            await flood.bare_rate(warm_up)
+            await flood.rate(warm_up)
+            return await alternate(partial(flood.bare_rate, messages), partial(flood.rate, messages), rounds)
     finally:
         await swarm.stop(scope)
 
@@ -466,7 +455,9 @@ async def _messaging(rounds: int, messages: int, flow_rounds: int) -> list[Resul
             raw_flow = _rate(
                 "raw_nats_pub_sub_msgs_per_s", await raw_pub_sub(server, messages, flow_rounds), messages
             )
-            async with bench_swarm(server, config, "benchmsg", work, hosts=3, capacity=1) as swarm:
+            async with bench_swarm(
+                server, config, "benchmsg", work, hosts=3, capacity=1, env=bare_in_host_env()
+            ) as swarm:
                 flow = await _throughput(swarm, raw_flow, messages, flow_rounds)
                 local = await swarm.spawn(["pinger", "echo"], "intra-host pair")
                 intra = Result.of(
