@@ -10,7 +10,6 @@ the other host's next socket read.
 """
 
 import itertools
-import os
 import statistics
 import tempfile
 from collections import defaultdict
@@ -20,7 +19,13 @@ import anyio
 
 from wasmind.transport.natsserver import NatsServer
 from wasmind_cli.bench.report import Result, percentile
-from wasmind_cli.bench.swarm import MESSAGING_CONFIG, bench_swarm, ping_round_trips, write_config
+from wasmind_cli.bench.swarm import (
+    MESSAGING_CONFIG,
+    bench_swarm,
+    ping_round_trips,
+    with_sitecustomize,
+    write_config,
+)
 
 __all__ = ["run_hops_suite"]
 
@@ -41,8 +46,7 @@ async def _hops(rounds: int) -> list[Result]:
         marks = work / "marks"
         marks.mkdir()
         config = await anyio.to_thread.run_sync(write_config, work, MESSAGING_CONFIG)
-        inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
-        env = {"WASMIND_HOPS_DIR": str(marks), "PYTHONPATH": os.pathsep.join([str(MARKS), *inherited])}
+        env = with_sitecustomize(MARKS, WASMIND_HOPS_DIR=str(marks))
         async with (
             NatsServer() as server,
             bench_swarm(server, config, "benchhops", work, hosts=2, capacity=1, env=env) as swarm,

@@ -52,6 +52,7 @@ __all__ = [
     "raw_request_reply",
     "run_messaging_suite",
     "run_spawn_suite",
+    "with_sitecustomize",
     "write_config",
 ]
 
@@ -265,10 +266,16 @@ def tick_payload(count: int, *, bare: bool = False) -> bytes:
     return payload
 
 
+def with_sitecustomize(directory: Path, **env: str) -> dict[str, str]:
+    """``env`` plus a ``PYTHONPATH`` that loads ``directory/sitecustomize.py`` into a swarm's
+    processes first (measuring tools of the benchmarks: no hooks in the product)."""
+    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+    return {**env, "PYTHONPATH": os.pathsep.join([str(directory), *inherited])}
+
+
 def bare_in_host_env() -> dict[str, str]:
     """The environment of a swarm whose hosts run bare rounds (:meth:`_Flood.bare_rate`)."""
-    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
-    return {"WASMIND_BENCH_BARE_IN_HOST": "1", "PYTHONPATH": os.pathsep.join([str(BARE_IN_HOST), *inherited])}
+    return with_sitecustomize(BARE_IN_HOST, WASMIND_BENCH_BARE_IN_HOST="1")
 
 
 RAW_SUBSCRIBER = """
