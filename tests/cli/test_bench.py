@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from processes import run_wasmind
+from wasmind_cli.bench.bare_in_host.sitecustomize import MARK as BARE_MARK
 from wasmind_cli.bench.report import Result, print_results
-from wasmind_cli.bench.swarm import BARE_MARK, PAYLOAD_BYTES, alternate, tick_payload
+from wasmind_cli.bench.swarm import PAYLOAD_BYTES, alternate, tick_payload
 
 WAT_ECHO = str(Path(__file__).resolve().parents[2] / "actors" / "examples" / "wat_echo")
 

@@ -37,7 +37,7 @@ from wasmind.wire import subjects
 from wasmind.wire.control import Heartbeat, ShutdownRequest, SpawnReply, SpawnRequest, StopRequest
 from wasmind.wire.envelope import Envelope, envelope_to_headers
 from wasmind.wire.ids import root_id
-from wasmind_cli.bench.bare_in_host.sitecustomize import MARK as BARE_MARK
+from wasmind_cli.bench.bare_in_host.sitecustomize import PAD_PREFIX as BARE_PAD_PREFIX
 from wasmind_cli.bench.floor import guest_call_samples, handoff_samples, round_trip_floor
 from wasmind_cli.bench.report import Result
 from wasmind_cli.embedded import wait_for_spawner
@@ -257,13 +257,10 @@ async def raw_request_reply(server: NatsServer, rounds: int) -> list[float]:
 
 def tick_payload(count: int, *, bare: bool = False) -> bytes:
     """``{"count":N,"pad":"xx…"}``, exactly :data:`PAYLOAD_BYTES` bytes of JSON; with ``bare``, the
-    pad starts with ``bare`` (:data:`BARE_MARK`): the trigger of a bare round in a host."""
-    head = json.dumps({"count": count, "pad": ""}, separators=(",", ":")).encode()
-    payload = head[:-2] + b"x" * (PAYLOAD_BYTES - len(head)) + b'"}'
-    if bare:
-        plain_mark = BARE_MARK[: -len(b"bare")] + b"xxxx"
-        payload = payload.replace(plain_mark, BARE_MARK, 1)
-    return payload
+    pad starts with ``bare`` (``bare_in_host``'s ``PAD_PREFIX``): the trigger of a bare round in a host."""
+    pad = BARE_PAD_PREFIX if bare else ""
+    head = json.dumps({"count": count, "pad": pad}, separators=(",", ":")).encode()
+    return head[:-2] + b"x" * (PAYLOAD_BYTES - len(head)) + b'"}'
 
 
 def with_sitecustomize(directory: Path, **env: str) -> dict[str, str]:

@@ -11,8 +11,10 @@ measuring tool: the product code has no hooks.
 
 import os
 
-MARK = b'"pad":"bare'
-"""What sets a bare round's trigger apart from the ticks of a flood."""
+PAD_PREFIX = "bare"
+"""How a bare round's trigger pads its payload: what sets it apart from the ticks of a flood."""
+MARK = b'"pad":"' + PAD_PREFIX.encode()
+"""The trigger's mark in the payload's bytes."""
 
 if os.environ.get("WASMIND_BENCH_BARE_IN_HOST"):
     import json
