@@ -19,13 +19,13 @@ WASM_TOOLS = str(Path(sys.executable).parent / "wasm-tools")
 MISSING_IMPORT = '(import "example:missing/thing@0.1.0" (instance (export "ping" (func))))'
 
 
-def _wat_actor(tmp_path: Path, edit: str) -> Path:
+def _wat_actor(tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of the WAT echo actor with ``old`` replaced by ``new`` in its source, assembled."""
     actor = tmp_path / "actor"
     shutil.copytree(ACTOR_DIRS["wat_echo"], actor)
     source = (actor / "actor.wat").read_text()
-    anchor = '(import "wasmind:actor/messaging@0.1.0" (instance $messaging (type $messaging-type)))'
-    assert anchor in source
-    (actor / "actor.wat").write_text(source.replace(anchor, f"{anchor}\n  {edit}"))
+    assert old in source
+    (actor / "actor.wat").write_text(source.replace(old, new))
     subprocess.run(
         [WASM_TOOLS, "parse", str(actor / "actor.wat"), "-o", str(actor / "actor.wasm")], check=True
     )
@@ -34,7 +34,8 @@ def _wat_actor(tmp_path: Path, edit: str) -> Path:
 
 @pytest.mark.anyio
 async def test_a_missing_import_fails_the_spawn_naming_actor_and_import(kit, tmp_path: Path) -> None:
-    spec = kit.loader.actor(_wat_actor(tmp_path, MISSING_IMPORT), "needy")
+    anchor = '(import "wasmind:actor/messaging@0.1.0" (instance $messaging (type $messaging-type)))'
+    spec = kit.loader.actor(_wat_actor(tmp_path, anchor, f"{anchor}\n  {MISSING_IMPORT}"), "needy")
     broker = InProcessBroker()
     async with running_host(broker, {"needy": spec}) as host:
         with pytest.raises(SpawnError) as failure:
@@ -61,6 +62,17 @@ def test_a_component_without_the_actor_export_is_refused(kit, tmp_path: Path) ->
     compiled = kit.store.precompile(wasm, kit.loader.engine, kit.loader.settings)
     with pytest.raises(ComponentLoadError, match=r"does not export wasmind:actor/actor@0\.1\.0"):
         LoadedComponent(kit.loader.engine, kit.loader.linker, compiled, "test:empty")
+
+
+def test_a_handle_message_of_another_type_is_refused_at_load(kit, tmp_path: Path) -> None:
+    renamed = _wat_actor(tmp_path, '(field "payload"', '(field "body"')
+    with pytest.raises(ComponentLoadError) as refused:
+        kit.loader.actor(renamed, "renamed")
+    assert str(refused.value) == (
+        "component of example:wat-echo: [method]actor.handle-message of wasmind:actor/actor@0.1.0 has the "
+        "wrong type (expected a record with the fields id, message-type, from-actor-id, from-scope, "
+        "payload); rebuild it against this project's wit/world.wit"
+    )
 
 
 @pytest.mark.anyio

@@ -24,9 +24,10 @@ from wasmind.config.manifest import Interest
 from wasmind.runtime import abi, gil
 from wasmind.runtime.abi import FastFunc
 from wasmind.runtime.capabilities.http import HttpClient
-from wasmind.runtime.component import LoadedComponent
+from wasmind.runtime.component import CONSTRUCTOR, DESTRUCTOR, HANDLE_MESSAGE, LoadedComponent
 from wasmind.runtime.context import SpawnError, serving
 from wasmind.runtime.engine import EpochTicker
+from wasmind.runtime.frame import MessageFrame
 from wasmind.runtime.grants import Grants, Limits
 from wasmind.runtime.linker import free_resource
 from wasmind.telemetry import tracing
@@ -169,6 +170,7 @@ class ActorInstance:
         self._store: wasmtime.Store | None = None
         self._actor: ResourceAny | None = None
         self._calls: dict[str, FastFunc] = {}
+        self._frame: MessageFrame | None = None
         stem = f"{scope}-{spec.logical_name}-{next(_serial)}"
         self._stdout = _OutputTail(services.io_dir / f"{stem}.out")
         self._stderr = _OutputTail(services.io_dir / f"{stem}.err")
@@ -185,14 +187,14 @@ class ActorInstance:
                     instance = self.spec.component.linker.instantiate(store, self.spec.component.component)
                     phase = "constructor"
                     funcs = {name: self._func(instance, store, name) for name in self.spec.component.indices}
-                    exports = self.spec.component.exports(store, funcs)
+                    exports = self.spec.component.exports
                     self._calls = {
-                        "constructor": FastFunc(funcs["[constructor]actor"], exports.constructor),
-                        "handle": FastFunc(funcs["[method]actor.handle-message"], exports.handle_message),
-                        "destructor": FastFunc(funcs["[method]actor.destructor"], exports.destructor),
+                        "constructor": FastFunc(funcs[CONSTRUCTOR], exports.constructor),
+                        "destructor": FastFunc(funcs[DESTRUCTOR], exports.destructor),
                     }
                     abi.set_epoch_deadline(store, self._deadline_ticks)
                     self._actor = self._calls["constructor"](store, self.scope, self.spec.config_toml)
+                    self._frame = MessageFrame(funcs[HANDLE_MESSAGE], store, self._actor)
             except Exception as error:  # noqa: BLE001 - any failure of a guest call is a trap
                 self._flush_output()
                 self._close_locked()
@@ -202,23 +204,20 @@ class ActorInstance:
     def handle(self, envelope: Envelope) -> None:
         """Deliver one message. Raises :class:`GuestTrap` (the instance is then closed)."""
         with self._lock:
-            store, actor = self._store, self._actor
-            if store is None or actor is None:
+            store, frame = self._store, self._frame
+            if store is None or frame is None:
                 raise RuntimeError(f"{self.label} is not running")
-            record = abi.record(
-                {
-                    "id": envelope.id,
-                    "message-type": envelope.message_type,
-                    "from-actor-id": envelope.from_actor_id,
-                    "from-scope": envelope.from_scope,
-                    "payload": envelope.payload,
-                }
-            )
             self._message_id = envelope.id
             try:
                 with serving(self):
                     abi.set_epoch_deadline(store, self._deadline_ticks)
-                    self._calls["handle"](store, actor, record)
+                    frame(
+                        envelope.id,
+                        envelope.message_type,
+                        envelope.from_actor_id,
+                        envelope.from_scope,
+                        envelope.payload,
+                    )
             except Exception as error:  # noqa: BLE001 - any failure of a guest call is a trap
                 self._flush_output()
                 self._close_locked()
@@ -289,6 +288,9 @@ class ActorInstance:
 
     def _close_locked(self) -> None:
         store, self._store, self._actor = self._store, None, None
+        frame, self._frame = self._frame, None
+        if frame is not None:
+            frame.release()
         if store is not None:
             self._release(store)
             for tail, stream, level in (
