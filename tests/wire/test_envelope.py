@@ -1,6 +1,7 @@
 """The envelope header codec, the target-scope rule, and the identifier formats."""
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -256,6 +257,30 @@ def test_a_child_id_always_has_exactly_two_segments(parent: str) -> None:
     assert re.fullmatch(r"[A-Za-z0-9]{6}", segments[1])
 
 
+def test_ids_drawn_past_several_refills_of_the_pool_are_well_formed_and_distinct() -> None:
+    drawn = [ids.root_id() for _ in range(5000)]
+
+    assert all(ROOT_ID.fullmatch(found) for found in drawn)
+    assert len(set(drawn)) >= 4990, "62**6 possibilities: a handful of repeats at most"
+
+
+def test_a_forked_child_does_not_repeat_the_ids_its_parent_draws_next() -> None:
+    ids.root_id()  # the pool holds ids now
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child process
+        os.write(writer, " ".join(ids.root_id() for _ in range(20)).encode())
+        os._exit(0)
+    os.close(writer)
+    parents = {ids.root_id() for _ in range(20)}
+    with os.fdopen(reader) as pipe:
+        childs = set(pipe.read().split())
+    os.waitpid(child, 0)
+
+    assert len(childs) == 20
+    assert not parents & childs
+
+
 def test_request_ids_are_req_and_six_alphanumerics() -> None:
     assert all(re.fullmatch(r"req_[A-Za-z0-9]{6}", ids.new_request_id()) for _ in range(50))
 
@@ -268,7 +293,7 @@ def test_new_scopes_are_six_alphanumerics_and_never_the_root_scope() -> None:
 
 def test_new_scope_regenerates_on_the_root_scope_and_on_taken_scopes(monkeypatch: pytest.MonkeyPatch) -> None:
     candidates: Iterator[str] = iter(["000000", "aB3dE9", "Zz9Yy8", "Fresh1"])
-    monkeypatch.setattr(ids, "_random", lambda n=6: next(candidates))
+    monkeypatch.setattr(ids, "_random", lambda: next(candidates))
 
     assert ids.new_scope(taken={"aB3dE9", "Zz9Yy8"}) == "Fresh1"
 

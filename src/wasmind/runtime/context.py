@@ -5,8 +5,6 @@ guest the instance registers itself here; imports look it up with :func:`current
 """
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Protocol
 
 from wasmind.runtime.capabilities.http import HttpClient
@@ -65,12 +63,21 @@ def current() -> GuestHost:
     return host
 
 
-@contextmanager
-def serving(host: GuestHost) -> Iterator[None]:
-    """Mark ``host`` as the instance served by imports on this thread for the duration of a call."""
-    previous = getattr(_local, "host", None)
-    _local.host = host
-    try:
-        yield
-    finally:
-        _local.host = previous
+class serving:
+    """Mark ``host`` as the instance served by imports on this thread for the duration of a call.
+
+    A class rather than a ``@contextmanager`` generator: it wraps every guest call (a third of the
+    cost on these machines)."""
+
+    __slots__ = ("_host", "_previous")
+
+    def __init__(self, host: GuestHost) -> None:
+        self._host = host
+        self._previous: GuestHost | None = None
+
+    def __enter__(self) -> None:
+        self._previous = getattr(_local, "host", None)
+        _local.host = self._host
+
+    def __exit__(self, *exc_info: object) -> None:
+        _local.host = self._previous
