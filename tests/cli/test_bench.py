@@ -69,6 +69,7 @@ def run_suite(suite: str, args: list[str], timeout: float = 300) -> list[dict[st
                 "counter_bare_handle_msgs_per_s",
                 "counter_on_host_over_nats_msgs_per_s",
                 "counter_host_over_bare_rate",
+                "counter_host_overhead_us_per_msg",
                 "wat_counter_on_host_over_nats_msgs_per_s",
             },
         ),

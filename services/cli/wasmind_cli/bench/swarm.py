@@ -424,7 +424,8 @@ async def paired_rates(
 
 async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int) -> list[Result]:
     """Per counter (Python, then the WAT floor): its bare rate, its rate on a host over NATS (next to
-    raw pub/sub), and the host rate as a share of the bare rate (the median over pairs of rounds)."""
+    raw pub/sub), the host rate as a share of the bare rate and the time the host adds to each
+    message (``1/hosted - 1/bare``), both the median over pairs of rounds."""
     results = []
     for actor in ("counter", "wat_counter"):
         pairs = await paired_rates(swarm, actor, messages, rounds)
@@ -440,7 +441,15 @@ async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int
             0.70 if actor == "counter" else None,
             higher_is_better=True,
         )
-        results += [alone, hosted, share]
+        overhead = Result.of(
+            "messaging",
+            f"{actor}_host_overhead_us_per_msg",
+            [1 / hosted - 1 / bare for bare, hosted in pairs],
+            "µs",
+            1e6,
+        )
+        overhead.baseline = alone.name
+        results += [alone, hosted, share, overhead]
     return results
 
 
