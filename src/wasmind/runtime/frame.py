@@ -1,8 +1,8 @@
 """The ``handle-message`` call through a C argument frame built once per instance.
 
 Lowering a message with :class:`~wasmind.runtime.abi.FastFunc` allocates and frees a dozen C
-values per call (the record, its field names, four strings, the payload list) and cost ~a third
-of a small guest call. ``wasmtime_component_func_call`` only reads its arguments (it copies them
+values per call (the record, its field names, four strings, the payload list): more than half
+of a no-op guest call (82 -> 34 µs with this module, docs/performance.md "Run F"). ``wasmtime_component_func_call`` only reads its arguments (it copies them
 into Rust values), so the C structure can outlive a call: the field names, value kinds and the
 actor handle are written once, and a call copies the four strings into a scratch buffer, the
 payload bytes into a value array pre-filled with ``u8`` kinds (one strided slice assignment) and
@@ -20,7 +20,7 @@ The shape is checked against the export's type (:func:`check_shape`) when a comp
 
 import ctypes
 import struct
-from typing import Any
+from typing import Any, NamedTuple
 
 from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
@@ -50,10 +50,12 @@ larger ones get an array for that call only, so a rare big message does not pin 
 KEPT_STRINGS = 1024
 """Likewise for the four strings together (bytes)."""
 
-_SIZE_AND_POINTER = struct.Struct("=QQ")
-_SIZE = struct.Struct("=Q")
-_value_of = [ENTRIES_AT + i * ENTRY_SIZE + ENTRY_VAL for i in range(len(FIELDS))]
-_of = [at + VAL_OFFSET for at in _value_of]
+_SIZE_AND_POINTER = struct.Struct("@NP")  # a wasm_byte_vec_t / vallist_t: (size_t, pointer)
+_POINTER = struct.Struct("@P")
+_VALUE_AT = [ENTRIES_AT + i * ENTRY_SIZE + ENTRY_VAL for i in range(len(FIELDS))]
+"""Offset of each field's C value in the frame."""
+_UNION_AT = [at + VAL_OFFSET for at in _VALUE_AT]
+"""Offset of each field value's payload union (where its size and pointer go)."""
 
 # The call into the guest releases the GIL (a CDLL handle); plain integers in, no ctypes objects.
 _func_call = ctypes.CDLL(ffi.dll._name).wasmtime_component_func_call
@@ -79,9 +81,17 @@ def check_shape(fty: FuncType) -> str | None:
     return None
 
 
-def _buffer(size: int) -> tuple[Any, memoryview, int]:
+class _Buffer(NamedTuple):
+    """Memory of our own at a fixed address: the ctypes object keeping it, a byte view, the address."""
+
+    raw: Any
+    view: memoryview
+    address: int
+
+
+def _buffer(size: int) -> _Buffer:
     raw = ctypes.create_string_buffer(size)
-    return raw, memoryview(raw).cast("B"), ctypes.addressof(raw)
+    return _Buffer(raw, memoryview(raw).cast("B"), ctypes.addressof(raw))
 
 
 def _capacity(needed: int, current: int, kept: int) -> int:
@@ -89,11 +99,11 @@ def _capacity(needed: int, current: int, kept: int) -> int:
     return needed if needed > kept else min(kept, max(needed, 2 * current))
 
 
-def _u8_values(count: int) -> tuple[Any, memoryview, int]:
+def _u8_values(count: int) -> _Buffer:
     """An array of ``count`` C values, each of kind ``u8``."""
-    raw, view, address = _buffer(max(count, 1) * VAL_SIZE)
-    view[0::VAL_SIZE] = U8_KIND * max(count, 1)
-    return raw, view, address
+    values = _buffer(max(count, 1) * VAL_SIZE)
+    values.view[0::VAL_SIZE] = U8_KIND * max(count, 1)
+    return values
 
 
 class MessageFrame:
@@ -120,7 +130,7 @@ class MessageFrame:
         self._address = base
         view = self._view
         view[0] = ffi.WASMTIME_COMPONENT_RESOURCE.value
-        _SIZE.pack_into(view, VAL_OFFSET, ctypes.cast(self._actor, ctypes.c_void_p).value or 0)
+        _POINTER.pack_into(view, VAL_OFFSET, ctypes.cast(self._actor, ctypes.c_void_p).value or 0)
         view[VAL_SIZE] = ffi.WASMTIME_COMPONENT_RECORD.value
         _SIZE_AND_POINTER.pack_into(view, VAL_SIZE + VAL_OFFSET, len(FIELDS), base + ENTRIES_AT)
         names_at = NAMES_AT
@@ -129,7 +139,7 @@ class MessageFrame:
             view[names_at : names_at + len(encoded)] = encoded
             _SIZE_AND_POINTER.pack_into(view, ENTRIES_AT + index * ENTRY_SIZE, len(encoded), base + names_at)
             names_at += len(encoded)
-            view[_value_of[index]] = (
+            view[_VALUE_AT[index]] = (
                 ffi.WASMTIME_COMPONENT_LIST if index == STRINGS else ffi.WASMTIME_COMPONENT_STRING
             ).value
         self._strings = _buffer(256)
@@ -143,8 +153,8 @@ class MessageFrame:
         texts = (message_id.encode(), message_type.encode(), from_actor.encode(), from_scope.encode())
         total = sum(map(len, texts))
         strings = self._strings
-        if total > len(strings[1]):
-            strings = _buffer(_capacity(total, len(strings[1]), KEPT_STRINGS))
+        if total > len(strings.view):
+            strings = _buffer(_capacity(total, len(strings.view), KEPT_STRINGS))
             if total <= KEPT_STRINGS:
                 self._strings = strings
         _, text_view, text_address = strings
@@ -152,17 +162,17 @@ class MessageFrame:
         for index, text in enumerate(texts):
             end = at + len(text)
             text_view[at:end] = text
-            _SIZE_AND_POINTER.pack_into(view, _of[index], len(text), text_address + at)
+            _SIZE_AND_POINTER.pack_into(view, _UNION_AT[index], len(text), text_address + at)
             at = end
         count = len(payload)
         values = self._payload
-        if count * VAL_SIZE > len(values[1]):
-            values = _u8_values(_capacity(count, len(values[1]) // VAL_SIZE, KEPT_PAYLOAD))
+        if count * VAL_SIZE > len(values.view):
+            values = _u8_values(_capacity(count, len(values.view) // VAL_SIZE, KEPT_PAYLOAD))
             if count <= KEPT_PAYLOAD:
                 self._payload = values
         _, value_view, value_address = values
         value_view[VAL_OFFSET : VAL_OFFSET + count * VAL_SIZE : VAL_SIZE] = payload
-        _SIZE_AND_POINTER.pack_into(view, _of[STRINGS], count, value_address)
+        _SIZE_AND_POINTER.pack_into(view, _UNION_AT[STRINGS], count, value_address)
         error = _func_call(self._func_address, self._context, self._address, 2, None, 0)
         if error:
             raised = WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
