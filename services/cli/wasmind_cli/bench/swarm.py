@@ -6,6 +6,7 @@ ping round trips, host pids) are shared with the ``scale`` suite.
 """
 
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -52,6 +53,7 @@ __all__ = [
     "raw_request_reply",
     "run_messaging_suite",
     "run_spawn_suite",
+    "serial_bound",
     "with_sitecustomize",
     "write_config",
 ]
@@ -449,8 +451,24 @@ async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int
             1e6,
         )
         overhead.baseline = alone.name
-        results += [alone, hosted, share, overhead]
+        results += [alone, hosted, share, overhead, serial_bound(actor, raw, alone)]
     return results
+
+
+def serial_bound(actor: str, raw: Result, bare: Result) -> Result:
+    """The host/bare ratio of a host that received each message as fast as a plain nats-py
+    subscriber (``raw``) and then made the bare call, one after the other: ``raw / (raw + bare)``
+    in rates. The GIL serialises a host's receiving with its calls' Python, so this is what a host
+    without overlap can reach; the measured ratio is compared with it (docs/performance.md)."""
+    value = round(raw.value / (raw.value + bare.value), 3) if raw.value + bare.value else math.nan
+    return Result(
+        "messaging",
+        f"{actor}_host_over_bareserial_bound",
+        value,
+        "×",
+        samples=bare.samples,
+        baseline=raw.name,
+    )
 
 
 async def _messaging(rounds: int, messages: int, flow_rounds: int) -> list[Result]:
