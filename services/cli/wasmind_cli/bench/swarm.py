@@ -463,7 +463,7 @@ def serial_bound(actor: str, raw: Result, bare: Result) -> Result:
     value = round(raw.value / (raw.value + bare.value), 3) if raw.value + bare.value else math.nan
     return Result(
         "messaging",
-        f"{actor}_host_over_bareserial_bound",
+        f"{actor}_host_over_bare_serial_bound",
         value,
         "×",
         samples=bare.samples,
