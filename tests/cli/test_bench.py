@@ -14,7 +14,7 @@ import pytest
 from processes import run_wasmind
 from wasmind_cli.bench.bare_in_host.sitecustomize import MARK as BARE_MARK
 from wasmind_cli.bench.report import Result, print_results
-from wasmind_cli.bench.swarm import PAYLOAD_BYTES, alternate, serial_bound, tick_payload
+from wasmind_cli.bench.swarm import PAYLOAD_BYTES, alternate, serial_estimate, tick_payload
 
 WAT_ECHO = str(Path(__file__).resolve().parents[2] / "actors" / "examples" / "wat_echo")
 
@@ -70,7 +70,7 @@ def run_suite(suite: str, args: list[str], timeout: float = 300) -> list[dict[st
                 "counter_on_host_over_nats_msgs_per_s",
                 "counter_host_over_bare_rate",
                 "counter_host_overhead_us_per_msg",
-                "counter_host_over_bare_serial_bound",
+                "counter_host_over_bare_serial_estimate",
                 "wat_counter_on_host_over_nats_msgs_per_s",
             },
         ),
@@ -162,13 +162,13 @@ def test_a_ratio_of_paired_rounds_is_the_median_of_each_pairs_ratio() -> None:
     assert Result.quotient("of_medians", hosted, bare).value == 0.5
 
 
-def test_the_serial_bound_is_the_share_left_when_receiving_and_calling_take_turns() -> None:
+def test_the_serial_estimate_is_the_share_left_when_receiving_and_calling_take_turns() -> None:
     # 1/30,000 s to receive a message plus 1/10,000 s to handle it: 7,500/s, 0.75 of the bare rate.
     raw = Result("messaging", "raw_nats_pub_sub_msgs_per_s", 30_000, "msgs/s")
     bare = Result("messaging", "counter_bare_handle_msgs_per_s", 10_000, "msgs/s", samples=5)
-    bound = serial_bound("counter", raw, bare)
+    bound = serial_estimate("counter", raw, bare)
     assert (bound.name, bound.value, bound.baseline) == (
-        "counter_host_over_bare_serial_bound",
+        "counter_host_over_bare_serial_estimate",
         0.75,
         "raw_nats_pub_sub_msgs_per_s",
     )

@@ -53,7 +53,7 @@ __all__ = [
     "raw_request_reply",
     "run_messaging_suite",
     "run_spawn_suite",
-    "serial_bound",
+    "serial_estimate",
     "with_sitecustomize",
     "write_config",
 ]
@@ -451,19 +451,19 @@ async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int
             1e6,
         )
         overhead.baseline = alone.name
-        results += [alone, hosted, share, overhead, serial_bound(actor, raw, alone)]
+        results += [alone, hosted, share, overhead, serial_estimate(actor, raw, alone)]
     return results
 
 
-def serial_bound(actor: str, raw: Result, bare: Result) -> Result:
-    """The host/bare ratio of a host that received each message as fast as a plain nats-py
-    subscriber (``raw``) and then made the bare call, one after the other: ``raw / (raw + bare)``
-    in rates. The GIL serialises a host's receiving with its calls' Python, so this is what a host
-    without overlap can reach; the measured ratio is compared with it (docs/performance.md)."""
+def serial_estimate(actor: str, raw: Result, bare: Result) -> Result:
+    """The host/bare ratio to expect of a host that received each message as fast as a plain
+    nats-py subscriber (``raw``) and then made the bare call, one after the other: ``raw / (raw +
+    bare)`` in rates. The GIL serialises a host's receiving with its calls' Python; the measured
+    ratio is compared with this estimate (docs/performance.md)."""
     value = round(raw.value / (raw.value + bare.value), 3) if raw.value + bare.value else math.nan
     return Result(
         "messaging",
-        f"{actor}_host_over_bare_serial_bound",
+        f"{actor}_host_over_bare_serial_estimate",
         value,
         "×",
         samples=bare.samples,
