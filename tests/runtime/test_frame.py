@@ -1,5 +1,6 @@
 """The handle-message frame: one C argument structure per instance, reused, regrown and released."""
 
+import json
 import os
 from pathlib import Path
 
@@ -47,3 +48,29 @@ def test_a_destroyed_instance_refuses_messages_and_can_be_closed_again(kit, tmp_
     with pytest.raises(RuntimeError, match="is not running"):
         instance.handle(Envelope("root:aaaaaa", "echo.request", "t", "frm000", b"x"))
     sink.http_client.close()
+
+
+def test_every_field_reaches_the_guest_as_sent(kit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sink = Sink(tmp_path)
+    instance = ActorInstance(kit.spec("probe", config={"quiet": True}), "frm000", sink)
+    instance.construct()
+    try:
+        cases = [
+            ("root:aaaaaa", "bench:pinger", "frm000", b""),
+            ("x" * 700, "sender-" + "ü" * 300, "Zz9Yy8", os.urandom(1500)),
+            ("a:b:c", "", "", b"\x00" * 3),
+        ]
+        for message_id, from_actor, from_scope, payload in cases:
+            sink.published.clear()
+            instance.handle(Envelope(message_id, "test.probe.envelope", from_actor, from_scope, payload))
+            seen = json.loads(sink.published[-1].payload)
+            assert (seen["id"], seen["type"], seen["from_actor"], seen["from_scope"]) == (
+                message_id,
+                "test.probe.envelope",
+                from_actor,
+                from_scope,
+            )
+            assert bytes.fromhex(seen["payload_hex"]) == payload
+    finally:
+        instance.destroy()
+        sink.http_client.close()

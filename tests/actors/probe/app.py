@@ -23,6 +23,7 @@ payload; results are broadcast as `test.probe.result` `{"op": <op>, "seen": <cou
 | `test.probe.print`    | `{"text"}`                                                 | `{}` (text printed to stdout and stderr) |
 | `test.probe.history`  | -                                                          | `{"types": [...]}`               |
 | `test.probe.burst`    | `{"count", "type"}`                                        | `count` broadcasts of `type` (`{}`), then `{"sent"}` |
+| `test.probe.envelope` | any bytes                                                  | `{"id", "type", "from_actor", "from_scope", "payload_hex"}` as received |
 """
 
 import json
@@ -180,6 +181,17 @@ class Probe(Actor):
         print(text, flush=True)
         print(text, file=sys.stderr, flush=True)
         self.result("print")
+
+    @on("test.probe.envelope")
+    def report_envelope(self, message):
+        self.result(
+            "envelope",
+            id=message.id,
+            type=message.type,
+            from_actor=message.from_actor,
+            from_scope=message.from_scope,
+            payload_hex=message.payload.hex(),
+        )
 
     @on("test.probe.history")
     def report_history(self, message):
