@@ -166,8 +166,8 @@ def test_the_serial_estimate_is_the_share_left_when_receiving_and_calling_take_t
     # 1/30,000 s to receive a message plus 1/10,000 s to handle it: 7,500/s, 0.75 of the bare rate.
     raw = Result("messaging", "raw_nats_pub_sub_msgs_per_s", 30_000, "msgs/s")
     bare = Result("messaging", "counter_bare_handle_msgs_per_s", 10_000, "msgs/s", samples=5)
-    bound = serial_estimate("counter", raw, bare)
-    assert (bound.name, bound.value, bound.baseline) == (
+    estimate = serial_estimate("counter", raw, bare)
+    assert (estimate.name, estimate.value, estimate.baseline) == (
         "counter_host_over_bare_serial_estimate",
         0.75,
         "raw_nats_pub_sub_msgs_per_s",

@@ -1,6 +1,8 @@
 """The fast marshalling path: payloads of 0..1 MiB survive a round trip through real guests."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -8,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wasmind.runtime.capabilities.http import HttpClient
-from wasmind.runtime.instance import ActorInstance
+from wasmind.runtime.instance import ActorInstance, ActorSpec
 from wasmind.wire.envelope import Envelope
 
 SIZES = [0, 1, 7, 31, 32, 33, 200, 4096, 65535, 65536, 1 << 20]
@@ -33,15 +35,24 @@ class Sink:
         return None
 
 
+@contextmanager
+def constructed(spec: ActorSpec, tmp_path: Path, scope: str) -> Iterator[tuple[ActorInstance, Sink]]:
+    """A constructed instance of ``spec`` whose broadcasts ``Sink`` keeps; destroyed afterwards."""
+    sink = Sink(tmp_path)
+    instance = ActorInstance(spec, scope, sink)
+    instance.construct()
+    try:
+        yield instance, sink
+    finally:
+        instance.destroy()
+        sink.http_client.close()
+
+
 @pytest.fixture(params=["echo", "wat_echo", "js_echo"])
 def echo_instance(request, kit, tmp_path: Path):  # type: ignore[no-untyped-def]
-    sink = Sink(tmp_path)
-    instance = ActorInstance(kit.spec(request.param), "abi000", sink)
-    instance.construct()
-    sink.published.clear()
-    yield instance, sink
-    instance.destroy()
-    sink.http_client.close()
+    with constructed(kit.spec(request.param), tmp_path, "abi000") as (instance, sink):
+        sink.published.clear()
+        yield instance, sink
 
 
 @pytest.mark.parametrize("size", SIZES)

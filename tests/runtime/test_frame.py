@@ -5,10 +5,9 @@ import os
 from pathlib import Path
 
 import pytest
-from test_abi import Sink
+from test_abi import constructed
 
 from wasmind.runtime.frame import KEPT_PAYLOAD, KEPT_STRINGS
-from wasmind.runtime.instance import ActorInstance
 from wasmind.wire.envelope import Envelope
 
 # Small, kept, at and past the kept limits, then small again: every call must see only its own bytes.
@@ -20,10 +19,7 @@ ID_LENGTHS = [5, 40, 3, KEPT_STRINGS, 7, 2 * KEPT_STRINGS, 12, 1, 300, 6, 2]
 def test_one_instance_answers_messages_of_changing_sizes_with_their_own_bytes(
     kit, tmp_path: Path, actor: str
 ) -> None:
-    sink = Sink(tmp_path)
-    instance = ActorInstance(kit.spec(actor), "frm000", sink)
-    instance.construct()
-    try:
+    with constructed(kit.spec(actor), tmp_path, "frm000") as (instance, sink):
         for size, id_length in zip(PAYLOAD_SIZES, ID_LENGTHS, strict=True):
             payload = os.urandom(size)
             message_id = "ü" * (id_length // 2) + "x" * (id_length % 2)
@@ -33,28 +29,19 @@ def test_one_instance_answers_messages_of_changing_sizes_with_their_own_bytes(
             )
             assert [(e.message_type, e.payload) for e in sink.published] == [("echo.reply", payload)]
             assert sink.published[0].id.startswith(message_id.rsplit(":", 1)[-1] + ":")
-    finally:
-        instance.destroy()
-        sink.http_client.close()
 
 
 def test_a_destroyed_instance_refuses_messages_and_can_be_closed_again(kit, tmp_path: Path) -> None:
-    sink = Sink(tmp_path)
-    instance = ActorInstance(kit.spec("wat_echo"), "frm000", sink)
-    instance.construct()
-    instance.handle(Envelope("root:aaaaaa", "echo.request", "t", "frm000", b"x"))
-    instance.destroy()
-    instance.close()
-    with pytest.raises(RuntimeError, match="is not running"):
+    with constructed(kit.spec("wat_echo"), tmp_path, "frm000") as (instance, _):
         instance.handle(Envelope("root:aaaaaa", "echo.request", "t", "frm000", b"x"))
-    sink.http_client.close()
+        instance.destroy()
+        instance.close()
+        with pytest.raises(RuntimeError, match="is not running"):
+            instance.handle(Envelope("root:aaaaaa", "echo.request", "t", "frm000", b"x"))
 
 
 def test_every_field_reaches_the_guest_as_sent(kit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    sink = Sink(tmp_path)
-    instance = ActorInstance(kit.spec("probe", config={"quiet": True}), "frm000", sink)
-    instance.construct()
-    try:
+    with constructed(kit.spec("probe", config={"quiet": True}), tmp_path, "frm000") as (instance, sink):
         cases = [
             ("root:aaaaaa", "bench:pinger", "frm000", b""),
             ("x" * 700, "sender-" + "ü" * 300, "Zz9Yy8", os.urandom(1500)),
@@ -71,6 +58,3 @@ def test_every_field_reaches_the_guest_as_sent(kit, tmp_path: Path) -> None:  # 
                 from_scope,
             )
             assert bytes.fromhex(seen["payload_hex"]) == payload
-    finally:
-        instance.destroy()
-        sink.http_client.close()

@@ -12,10 +12,10 @@ pass, and must be un-marked, once a componentize-py without it lands.
 from pathlib import Path
 
 import pytest
-from test_abi import Sink
+from test_abi import constructed
 
 from wasmind.runtime.grants import Limits
-from wasmind.runtime.instance import ActorInstance, GuestTrap
+from wasmind.runtime.instance import GuestTrap
 from wasmind.wire.envelope import Envelope
 
 LIMIT = 24 << 20
@@ -25,10 +25,8 @@ CALLS = 2 * LIMIT // len(PAYLOAD)  # twice the limit's worth of broadcast payloa
 
 def _echo_many(kit, tmp_path: Path, actor: str, message_type: str) -> int:  # type: ignore[no-untyped-def]
     """Calls handled before the instance trapped (``CALLS`` if it never did)."""
-    sink = Sink(tmp_path)
-    instance = ActorInstance(kit.spec(actor, limits=Limits(memory_bytes=LIMIT)), "mem000", sink)
-    instance.construct()
-    try:
+    spec = kit.spec(actor, limits=Limits(memory_bytes=LIMIT))
+    with constructed(spec, tmp_path, "mem000") as (instance, sink):
         for index in range(CALLS):
             try:
                 instance.handle(Envelope("root:aaaaaa", message_type, "test", "mem000", PAYLOAD))
@@ -36,9 +34,6 @@ def _echo_many(kit, tmp_path: Path, actor: str, message_type: str) -> int:  # ty
                 return index
             sink.published.clear()
         return CALLS
-    finally:
-        instance.close()
-        sink.http_client.close()
 
 
 def test_a_python_actor_that_only_receives_keeps_its_memory(kit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

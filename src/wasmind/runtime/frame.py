@@ -2,8 +2,9 @@
 
 Lowering a message with :class:`~wasmind.runtime.abi.FastFunc` allocates and frees a dozen C
 values per call (the record, its field names, four strings, the payload list): more than half
-of a no-op guest call (82 -> 34 µs with this module, docs/performance.md "Run F"). ``wasmtime_component_func_call`` only reads its arguments (it copies them
-into Rust values), so the C structure can outlive a call: the field names, value kinds and the
+of a no-op guest call (82 -> 34 µs with this module, docs/performance.md "Run F").
+``wasmtime_component_func_call`` only reads its arguments (it copies them into Rust values), so
+the C structure can outlive a call: the field names, value kinds and the
 actor handle are written once, and a call copies the four strings into a scratch buffer, the
 payload bytes into a value array pre-filled with ``u8`` kinds (one strided slice assignment) and
 patches sizes and pointers with :mod:`struct`.
