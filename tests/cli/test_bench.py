@@ -10,11 +10,20 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from processes import run_wasmind
 from wasmind_cli.bench.bare_in_host.sitecustomize import MARK as BARE_MARK
 from wasmind_cli.bench.report import Result, print_results
-from wasmind_cli.bench.swarm import PAYLOAD_BYTES, alternate, serial_estimate, tick_payload
+from wasmind_cli.bench.swarm import (
+    PAYLOAD_BYTES,
+    alternate,
+    raw_request_reply,
+    serial_estimate,
+    tick_payload,
+)
+
+from wasmind.transport.natsserver import NatsServer
 
 WAT_ECHO = str(Path(__file__).resolve().parents[2] / "actors" / "examples" / "wat_echo")
 
@@ -196,6 +205,25 @@ async def test_paired_rounds_alternate_which_runs_first() -> None:
     pairs = await alternate(round_of("bare"), round_of("hosted"), 4)
     assert order == ["bare", "hosted", "hosted", "bare", "bare", "hosted", "hosted", "bare"]
     assert pairs == [(99.0, 98.0), (96.0, 97.0), (95.0, 94.0), (92.0, 93.0)]  # (bare, hosted)
+
+
+@pytest.mark.anyio
+async def test_raw_request_reply_repeats_the_rounds_a_server_restart_loses() -> None:
+    """Both connections drop and come back; the rounds lost meanwhile are measured again (a CI run
+    once failed with "no responders": the requester was back before the responder)."""
+    async with NatsServer() as server, anyio.create_task_group() as tasks:
+        samples: list[list[float]] = []
+
+        async def measure() -> None:
+            samples.append(await raw_request_reply(server, 10_000))
+
+        tasks.start_soon(measure)
+        for _ in range(3):  # each loses a round about every other time
+            await anyio.sleep(0.2)
+            server.kill()  # mid-round: its request or reply is lost, or the responder is late
+            await anyio.sleep(0.3)
+            await server.restart()
+    assert len(samples[0]) == 10_000 - 50  # the first 50 rounds warm up and are left out
 
 
 @pytest.mark.slow

@@ -23,6 +23,8 @@ import anyio
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from wasmind_spawner.launch import spawner_command
 
 from wasmind.assets import actors_dir, cache_dir
@@ -84,6 +86,8 @@ TICK = "bench.count.Tick"
 DONE = "bench.count.Done"
 WARM_UP_MESSAGES = 2000
 PAYLOAD_BYTES = 200
+LOST_ROUNDS_ALLOWED = 5
+"""Rounds of raw request/reply that may be lost to a reconnect before the figure is given up."""
 BARE_IN_HOST = Path(__file__).parent / "bare_in_host"
 """Loaded into the hosts of the messaging swarm (``sitecustomize``): their own bare rounds."""
 
@@ -244,10 +248,21 @@ async def raw_request_reply(server: NatsServer, rounds: int) -> list[float]:
     await responder.subscribe("bench.raw", cb=echo)
     await responder.flush()
     payload = b"x" * 200
-    samples = []
-    for _ in range(rounds):
+    samples: list[float] = []
+    lost = 0
+    while len(samples) < rounds:
         started = time.perf_counter()
-        await requester.request("bench.raw", payload, timeout=5)
+        try:
+            await requester.request("bench.raw", payload, timeout=1)
+        except (NoRespondersError, NatsTimeoutError) as exc:
+            # The server dropped both connections once in CI: the requester was back before the
+            # responder's subscription, or the request was lost. Repeat the round, a few times at most.
+            lost += 1
+            if lost > LOST_ROUNDS_ALLOWED:
+                raise
+            print(f"raw request/reply: round lost ({type(exc).__name__}), again", file=sys.stderr)
+            await responder.flush(timeout=30)
+            continue
         samples.append(time.perf_counter() - started)
     await responder.close()
     await requester.close()
