@@ -47,6 +47,7 @@ from wasmind_cli.embedded import wait_for_spawner
 
 __all__ = [
     "BenchSwarm",
+    "HostThreads",
     "alternate",
     "bare_in_host_env",
     "bench_swarm",
@@ -413,11 +414,12 @@ async def alternate(
 
 async def paired_rates(
     swarm: BenchSwarm, actor: str, messages: int, rounds: int
-) -> list[tuple[float, float]]:
+) -> tuple[list[tuple[float, float]], "HostThreads"]:
     """``(bare, hosted)`` messages/s of the counter ``actor`` on a host process, round by round:
     called by the host itself without NATS (:meth:`_Flood.bare_rate`) and flooded with ticks over
     NATS, alternately (after a warm-up of each, :func:`alternate`), so that both figures of a pair
-    saw the same seconds of this shared machine."""
+    saw the same seconds of this shared machine; and the CPU time of the host's threads during
+    the hosted rounds."""
     agent = await swarm.spawn([actor], actor)
     scope = agent.scope or ""
     flood = _Flood(
@@ -426,14 +428,83 @@ async def paired_rates(
         subjects.data(swarm.name, scope, DONE),
         _headers(scope),
     )
+    if agent.host not in swarm.host_pids:
+        raise RuntimeError(f"the {actor} landed on host {agent.host!r}, not one of the swarm's first")
+    threads = HostThreads(swarm.host_pids[agent.host])
     try:
         async with flood:
             warm_up = min(WARM_UP_MESSAGES, messages)
             await flood.bare_rate(warm_up)
             await flood.rate(warm_up)
-            return await alternate(partial(flood.bare_rate, messages), partial(flood.rate, messages), rounds)
+            pairs = await alternate(
+                partial(flood.bare_rate, messages),
+                partial(threads.during, partial(flood.rate, messages), messages),
+                rounds,
+            )
+            return pairs, threads
     finally:
         await swarm.stop(scope)
+
+
+class HostThreads:
+    """CPU time of a host process's threads over chosen rounds (``/proc/<pid>/task/*/stat``): its
+    event-loop (main) thread and its other threads (guest calls), per message and against the
+    rounds' wall time."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.loop = self.others = self.wall = 0.0
+        self.messages = 0
+
+    async def during(self, measure: Callable[[], Awaitable[float]], messages: int) -> float:
+        """Run one round (``measure()``, ``messages`` long) and add its CPU and wall time."""
+        loop, others = self.cpu_seconds()
+        started = time.perf_counter()
+        rate = await measure()
+        self.wall += time.perf_counter() - started
+        loop_after, others_after = self.cpu_seconds()
+        self.loop += loop_after - loop
+        self.others += others_after - others
+        self.messages += messages
+        return rate
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """User + system CPU seconds of the main thread and of all the other threads so far."""
+        loop = others = 0
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+            if task.name == str(self.pid):
+                loop += ticks
+            else:
+                others += ticks
+        tick = os.sysconf("SC_CLK_TCK")
+        return loop / tick, others / tick
+
+    def results(self, actor: str) -> list[Result]:
+        """Each thread kind's CPU µs per message, and how many threads were busy at once on average
+        (1.0: they took turns; 2.0: both busy all the time)."""
+        per_message = 1e6 / self.messages if self.messages else math.nan
+        busy = round((self.loop + self.others) / self.wall, 2) if self.wall else math.nan
+        return [
+            Result(
+                "messaging",
+                f"{actor}_host_loop_thread_cpu_us_per_msg",
+                round(self.loop * per_message, 1),
+                "µs",
+            ),
+            Result(
+                "messaging",
+                f"{actor}_host_guest_threads_cpu_us_per_msg",
+                round(self.others * per_message, 1),
+                "µs",
+            ),
+            Result("messaging", f"{actor}_host_threads_busy_at_once", busy, "threads", samples=self.messages),
+        ]
 
 
 # --- suites ---------------------------------------------------------------------------------------
@@ -445,7 +516,7 @@ async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int
     message (``1/hosted - 1/bare``), both the median over pairs of rounds."""
     results = []
     for actor in ("counter", "wat_counter"):
-        pairs = await paired_rates(swarm, actor, messages, rounds)
+        pairs, threads = await paired_rates(swarm, actor, messages, rounds)
         alone = _rate(f"{actor}_bare_handle_msgs_per_s", [bare for bare, _ in pairs], messages)
         hosted = _rate(
             f"{actor}_on_host_over_nats_msgs_per_s", [hosted for _, hosted in pairs], messages
@@ -466,7 +537,14 @@ async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int
             1e6,
         )
         overhead.baseline = alone.name
-        results += [alone, hosted, share, overhead, serial_estimate(actor, raw, alone)]
+        results += [
+            alone,
+            hosted,
+            share,
+            overhead,
+            serial_estimate(actor, raw, alone),
+            *threads.results(actor),
+        ]
     return results
 
 
