@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import pytest
 from processes import run_wasmind
-from wasmind_cli.bench.bare_in_host.sitecustomize import MARK as BARE_MARK
+from wasmind_cli.bench.bare_in_host.sitecustomize import BARE_MARK, BARE_PREFIX, INLINE_MARK, INLINE_PREFIX
 from wasmind_cli.bench.report import Result, print_results
 from wasmind_cli.bench.swarm import (
     PAYLOAD_BYTES,
@@ -43,7 +43,12 @@ TARGETS: dict[str, tuple[float, str]] = {
     "ping_latency_n_over_10_agents": (1.3, "lower"),
 }
 
-NOT_POSITIVE_AT_TINY_SIZES = ("_overhead_us_per_msg", "_cpu_us_per_msg", "_threads_busy_at_once")
+NOT_POSITIVE_AT_TINY_SIZES = (
+    "_overhead_us_per_msg",
+    "_handover_us_per_msg",
+    "_cpu_us_per_msg",
+    "_threads_busy_at_once",
+)
 """A difference of two noisy rates, and CPU times read in 10 ms clock ticks: a round of a few
 hundred messages may come out negative or zero."""
 
@@ -93,6 +98,9 @@ def run_suite(suite: str, args: list[str], timeout: float = 300) -> list[dict[st
                 "counter_host_loop_thread_cpu_us_per_msg",
                 "counter_host_guest_threads_cpu_us_per_msg",
                 "counter_host_threads_busy_at_once",
+                "counter_inline_on_host_over_nats_msgs_per_s",
+                "counter_host_inline_over_bare_rate",
+                "counter_host_handover_us_per_msg",
                 "wat_counter_on_host_over_nats_msgs_per_s",
             },
         ),
@@ -196,15 +204,16 @@ def test_the_serial_estimate_is_the_share_left_when_receiving_and_calling_take_t
     )
 
 
-def test_a_bare_rounds_trigger_is_a_tick_the_hosts_can_tell_apart() -> None:
-    tick, trigger = tick_payload(5000), tick_payload(5000, bare=True)
-    assert len(tick) == len(trigger) == PAYLOAD_BYTES
-    assert json.loads(trigger)["count"] == json.loads(tick)["count"] == 5000
-    assert BARE_MARK in trigger and BARE_MARK not in tick
+def test_bare_and_inline_rounds_are_ticks_the_hosts_can_tell_apart() -> None:
+    tick, trigger, inline = (tick_payload(5000, pad) for pad in ("", BARE_PREFIX, INLINE_PREFIX))
+    assert len(tick) == len(trigger) == len(inline) == PAYLOAD_BYTES
+    assert {json.loads(payload)["count"] for payload in (tick, trigger, inline)} == {5000}
+    assert BARE_MARK in trigger and BARE_MARK not in tick and BARE_MARK not in inline
+    assert INLINE_MARK in inline and INLINE_MARK not in tick and INLINE_MARK not in trigger
 
 
 @pytest.mark.anyio
-async def test_paired_rounds_alternate_which_runs_first() -> None:
+async def test_rounds_rotate_which_figure_runs_first() -> None:
     """A machine that slows down round by round must not favour the figure measured first."""
     order: list[str] = []
 
@@ -215,9 +224,13 @@ async def test_paired_rounds_alternate_which_runs_first() -> None:
 
         return measure
 
-    pairs = await alternate(round_of("bare"), round_of("hosted"), 4)
+    pairs = await alternate([round_of("bare"), round_of("hosted")], 4)
     assert order == ["bare", "hosted", "hosted", "bare", "bare", "hosted", "hosted", "bare"]
     assert pairs == [(99.0, 98.0), (96.0, 97.0), (95.0, 94.0), (92.0, 93.0)]  # (bare, hosted)
+    order.clear()
+    triples = await alternate([round_of("bare"), round_of("hosted"), round_of("inline")], 3)
+    assert order == ["bare", "hosted", "inline", "hosted", "inline", "bare", "inline", "bare", "hosted"]
+    assert triples == [(99.0, 98.0, 97.0), (94.0, 96.0, 95.0), (92.0, 91.0, 93.0)]
 
 
 def _burn(seconds: float) -> None:

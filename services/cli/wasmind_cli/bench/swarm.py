@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -40,7 +40,7 @@ from wasmind.wire import subjects
 from wasmind.wire.control import Heartbeat, ShutdownRequest, SpawnReply, SpawnRequest, StopRequest
 from wasmind.wire.envelope import Envelope, envelope_to_headers
 from wasmind.wire.ids import root_id
-from wasmind_cli.bench.bare_in_host.sitecustomize import PAD_PREFIX as BARE_PAD_PREFIX
+from wasmind_cli.bench.bare_in_host.sitecustomize import BARE_PREFIX, INLINE_PREFIX
 from wasmind_cli.bench.floor import guest_call_samples, handoff_samples, round_trip_floor
 from wasmind_cli.bench.report import Result
 from wasmind_cli.embedded import wait_for_spawner
@@ -51,8 +51,8 @@ __all__ = [
     "alternate",
     "bare_in_host_env",
     "bench_swarm",
-    "paired_rates",
     "ping_round_trips",
+    "rates_by_round",
     "raw_request_reply",
     "run_messaging_suite",
     "run_spawn_suite",
@@ -273,10 +273,10 @@ async def raw_request_reply(server: NatsServer, rounds: int) -> list[float]:
 # --- sustained throughput -------------------------------------------------------------------------
 
 
-def tick_payload(count: int, *, bare: bool = False) -> bytes:
-    """``{"count":N,"pad":"xx…"}``, exactly :data:`PAYLOAD_BYTES` bytes of JSON; with ``bare``, the
-    pad starts with ``bare`` (``bare_in_host``'s ``PAD_PREFIX``): the trigger of a bare round in a host."""
-    pad = BARE_PAD_PREFIX if bare else ""
+def tick_payload(count: int, pad: str = "") -> bytes:
+    """``{"count":N,"pad":"…xx"}``, exactly :data:`PAYLOAD_BYTES` bytes of JSON; the pad starts with
+    ``pad``: ``BARE_PREFIX`` for the trigger of a bare round in a host, ``INLINE_PREFIX`` for the
+    ticks of an inline round (``bare_in_host``'s hooks)."""
     head = json.dumps({"count": count, "pad": pad}, separators=(",", ":")).encode()
     return head[:-2] + b"x" * (PAYLOAD_BYTES - len(head)) + b'"}'
 
@@ -348,7 +348,12 @@ class _Flood:
     async def bare_rate(self, count: int) -> float:
         """Calls/s of one bare round of ``count`` ticks: the consumer's host handles them itself, on
         its guest thread, from one trigger (a swarm with :func:`bare_in_host_env`)."""
-        return await self._round(count, 1, tick_payload(count, bare=True))
+        return await self._round(count, 1, tick_payload(count, BARE_PREFIX))
+
+    async def inline_rate(self, count: int) -> float:
+        """Messages/s of one round of ``count`` ticks published over NATS that the consumer's host
+        handles on its event loop's thread (no guest thread; a swarm with :func:`bare_in_host_env`)."""
+        return await self._round(count, count, tick_payload(count, INLINE_PREFIX))
 
     async def _round(self, count: int, publishes: int, payload: bytes) -> float:
         assert self._done is not None, "use the flood as an async context manager"
@@ -363,7 +368,7 @@ class _Flood:
         return count / elapsed
 
 
-def _rate(name: str, rates: list[float], messages: int) -> Result:
+def _rate(name: str, rates: Sequence[float], messages: int) -> Result:
     """The median rate of several rounds (``samples``: messages over all rounds)."""
     return Result("messaging", name, round(statistics.median(rates)), "msgs/s", samples=messages * len(rates))
 
@@ -397,29 +402,30 @@ async def raw_pub_sub(server: NatsServer, messages: int, rounds: int) -> list[fl
 
 
 async def alternate(
-    first: Callable[[], Awaitable[float]], second: Callable[[], Awaitable[float]], rounds: int
-) -> list[tuple[float, float]]:
-    """``rounds`` pairs ``(first(), second())``, measured back to back, the one that runs first
-    flipping from pair to pair (so that a machine speeding up or slowing down favours neither)."""
-    pairs = []
+    measures: Sequence[Callable[[], Awaitable[float]]], rounds: int
+) -> list[tuple[float, ...]]:
+    """``rounds`` tuples of one figure of each of ``measures``, measured back to back (in the order
+    given), the one that runs first rotating from round to round (so that a machine speeding up or
+    slowing down favours none)."""
+    results = []
     for index in range(rounds):
-        if index % 2:
-            later = await second()
-            pairs.append((await first(), later))
-        else:
-            earlier = await first()
-            pairs.append((earlier, await second()))
-    return pairs
+        first = index % len(measures)
+        figures: dict[int, float] = {}
+        for which in [*range(first, len(measures)), *range(first)]:
+            figures[which] = await measures[which]()
+        results.append(tuple(figures[which] for which in range(len(measures))))
+    return results
 
 
-async def paired_rates(
+async def rates_by_round(
     swarm: BenchSwarm, actor: str, messages: int, rounds: int
-) -> tuple[list[tuple[float, float]], "HostThreads"]:
-    """``(bare, hosted)`` messages/s of the counter ``actor`` on a host process, round by round:
-    called by the host itself without NATS (:meth:`_Flood.bare_rate`) and flooded with ticks over
-    NATS, alternately (after a warm-up of each, :func:`alternate`), so that both figures of a pair
-    saw the same seconds of this shared machine; and the CPU time of the host's threads during
-    the hosted rounds."""
+) -> tuple[list[tuple[float, ...]], "HostThreads"]:
+    """``(bare, hosted, inline)`` messages/s of the counter ``actor`` on a host process, round by
+    round: called by the host itself without NATS (:meth:`_Flood.bare_rate`), flooded with ticks
+    over NATS, and flooded with its calls on the event loop's thread (:meth:`_Flood.inline_rate`),
+    in turn (after a warm-up of each, :func:`alternate`), so that the figures of a round saw the
+    same seconds of this shared machine; and the CPU time of the host's threads during the hosted
+    rounds."""
     agent = await swarm.spawn([actor], actor)
     scope = agent.scope or ""
     flood = _Flood(
@@ -436,12 +442,13 @@ async def paired_rates(
             warm_up = min(WARM_UP_MESSAGES, messages)
             await flood.bare_rate(warm_up)
             await flood.rate(warm_up)
-            pairs = await alternate(
+            await flood.inline_rate(warm_up)
+            measures = (
                 partial(flood.bare_rate, messages),
                 partial(threads.during, partial(flood.rate, messages), messages),
-                rounds,
+                partial(flood.inline_rate, messages),
             )
-            return pairs, threads
+            return await alternate(measures, rounds), threads
     finally:
         await swarm.stop(scope)
 
@@ -513,39 +520,49 @@ class HostThreads:
 async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int) -> list[Result]:
     """Per counter (Python, then the WAT floor): its bare rate, its rate on a host over NATS (next to
     raw pub/sub), the host rate as a share of the bare rate and the time the host adds to each
-    message (``1/hosted - 1/bare``), both the median over pairs of rounds."""
+    message (``1/hosted - 1/bare``); the same with the calls on the loop's thread, and what the
+    hand-overs to a guest thread cost (``1/hosted - 1/inline``): each the median over rounds."""
     results = []
     for actor in ("counter", "wat_counter"):
-        pairs, threads = await paired_rates(swarm, actor, messages, rounds)
-        alone = _rate(f"{actor}_bare_handle_msgs_per_s", [bare for bare, _ in pairs], messages)
-        hosted = _rate(
-            f"{actor}_on_host_over_nats_msgs_per_s", [hosted for _, hosted in pairs], messages
-        ).against(raw)
-        share = Result.paired_quotient(
-            f"{actor}_host_over_bare_rate",
-            [(hosted, bare) for bare, hosted in pairs],
-            hosted,
-            alone,
-            0.70 if actor == "counter" else None,
-            higher_is_better=True,
-        )
-        overhead = Result.of(
-            "messaging",
-            f"{actor}_host_overhead_us_per_msg",
-            [1 / hosted - 1 / bare for bare, hosted in pairs],
-            "µs",
-            1e6,
-        )
-        overhead.baseline = alone.name
+        by_round, threads = await rates_by_round(swarm, actor, messages, rounds)
+        bare_rates, hosted_rates, inline_rates = zip(*by_round, strict=True)
+        alone = _rate(f"{actor}_bare_handle_msgs_per_s", bare_rates, messages)
+        hosted = _rate(f"{actor}_on_host_over_nats_msgs_per_s", hosted_rates, messages).against(raw)
+        inline = _rate(f"{actor}_inline_on_host_over_nats_msgs_per_s", inline_rates, messages)
         results += [
             alone,
             hosted,
-            share,
-            overhead,
+            Result.paired_quotient(
+                f"{actor}_host_over_bare_rate",
+                list(zip(hosted_rates, bare_rates, strict=True)),
+                hosted,
+                alone,
+                0.70 if actor == "counter" else None,
+                higher_is_better=True,
+            ),
+            _difference(f"{actor}_host_overhead_us_per_msg", bare_rates, hosted_rates, alone),
             serial_estimate(actor, raw, alone),
             *threads.results(actor),
+            inline,
+            Result.paired_quotient(
+                f"{actor}_host_inline_over_bare_rate",
+                list(zip(inline_rates, bare_rates, strict=True)),
+                inline,
+                alone,
+                higher_is_better=True,
+            ),
+            _difference(f"{actor}_host_handover_us_per_msg", inline_rates, hosted_rates, inline),
         ]
     return results
+
+
+def _difference(name: str, faster: Sequence[float], slower: Sequence[float], baseline: Result) -> Result:
+    """µs per message that ``slower`` rates take over ``faster`` ones of the same rounds (median)."""
+    result = Result.of(
+        "messaging", name, [1 / low - 1 / high for high, low in zip(faster, slower, strict=True)], "µs", 1e6
+    )
+    result.baseline = baseline.name
+    return result
 
 
 def serial_estimate(actor: str, raw: Result, bare: Result) -> Result:
