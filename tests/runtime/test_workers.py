@@ -129,3 +129,47 @@ async def test_a_call_seen_finished_by_a_blocking_wait_needs_no_second_wait() ->
         assert await workers.finish(started, block_for=10) == 7
     finally:
         workers.close()
+
+
+async def test_busy_while_a_call_runs_and_not_once_its_outcome_is_seen() -> None:
+    """The host's polling event loop holds off while a call runs; the worker marks the call done
+    before the loop can see it finished (else the loop would sleep instead of polling)."""
+    workers = GuestWorkers(2)
+    started, release = threading.Event(), threading.Event()
+
+    def call() -> int:
+        started.set()
+        release.wait(5)
+        return 7
+
+    try:
+        assert not workers.busy()
+        for block_for in (0.0, 0.5):
+            started.clear()
+            release.clear()
+            running = asyncio.ensure_future(workers.run(call, block_for=block_for))
+            await asyncio.to_thread(started.wait, 5)
+            assert workers.busy()
+            release.set()
+            assert await running == 7
+            assert not workers.busy()
+    finally:
+        workers.close()
+
+
+async def test_calls_dropped_by_close_do_not_count_as_busy() -> None:
+    workers = GuestWorkers(1)
+    running, release = threading.Event(), threading.Event()
+
+    def first_call() -> None:
+        running.set()
+        release.wait(5)
+
+    first = workers.start(first_call)
+    await asyncio.to_thread(running.wait, 5)
+    workers.start(lambda: None)  # waits for the only thread: dropped by close
+    workers.close()
+    assert workers.busy()  # the first still runs
+    release.set()
+    await first.call.outcome()
+    assert not workers.busy()

@@ -31,6 +31,7 @@ from wasmind.runtime.engine import EngineSettings, EpochTicker, create_engine
 from wasmind.runtime.host import ActorHost, AgentRecord
 from wasmind.runtime.linker import build_linker
 from wasmind.runtime.loader import ComponentLoader, LoadedActors
+from wasmind.runtime.polling import PollingSelector
 from wasmind.telemetry import tracing
 from wasmind.transport.nats import NatsBus, NatsOptions, connect
 from wasmind.wire import subjects
@@ -80,9 +81,14 @@ def pss_bytes() -> int:
 class HostService:
     """One host process. ``await HostService(settings, options).run()`` until shutdown."""
 
-    def __init__(self, settings: HostSettings, nats_options: NatsOptions) -> None:
+    def __init__(
+        self, settings: HostSettings, nats_options: NatsOptions, poller: PollingSelector | None = None
+    ) -> None:
+        """``poller``: the selector of the event loop this runs on, when it polls before sleeping
+        (:class:`~wasmind.runtime.polling.PollingSelector`): it holds off while calls run."""
         self.settings = settings
         self.nats_options = nats_options
+        self.poller = poller
         self.stopping = anyio.Event()
         self.draining = False
         self.ready = False
@@ -136,7 +142,8 @@ class HostService:
                 ) as host,
                 anyio.create_task_group() as tg,
             ):
-                self.host, self._tg = host, tg
+                self._adopt(host)
+                self._tg = tg
                 await self._serve(nc, tg)
                 await self.stopping.wait()
                 await self._drain(nc)
@@ -146,6 +153,12 @@ class HostService:
             ticker.stop()
             if not nc.is_closed:
                 await nc.drain()
+
+    def _adopt(self, host: ActorHost) -> None:
+        """Serve ``host``; the event loop stops polling while its guest calls run."""
+        self.host = host
+        if self.poller is not None:
+            self.poller.hold_off = host.workers.busy
 
     async def _serve(self, nc: Client, tg: TaskGroup) -> None:
         await self._follow_replays(nc.jetstream())

@@ -40,6 +40,7 @@ class _Call(Generic[T]):
         "loop",
         "loop_waits",
         "result",
+        "returned",
         "state",
         "then",
         "then_runs",
@@ -51,11 +52,14 @@ class _Call(Generic[T]):
         fn: Callable[..., T],
         args: tuple[Any, ...],
         then: Callable[[], None] | None = None,
+        returned: Callable[[], None] | None = None,
     ) -> None:
         self.loop = loop
         self.fn = fn
         self.args = args
         self.then = then
+        self.returned = returned
+        """Called on the worker thread as soon as ``fn`` returned (before anyone can see it did)."""
         self.result: T | None = None
         self.error: BaseException | None = None
         self.done = threading.Lock()
@@ -78,6 +82,8 @@ class _Call(Generic[T]):
             self.result = self.fn(*self.args)
         except BaseException as error:  # noqa: BLE001 - handed to the awaiting task
             self.error = error
+        if self.returned is not None:
+            self.returned()
         with self.state:
             self.finished = True
             future = self.future
@@ -150,6 +156,8 @@ class GuestWorkers:
         self._idle = 0
         self._backlog = 0
         """Calls queued while every thread was busy."""
+        self._running = 0
+        """Calls submitted whose function has not returned yet."""
         self._closed = False
 
     async def run(self, fn: Callable[..., T], *args: Any, block_for: float = 0.0) -> T:
@@ -171,7 +179,7 @@ class GuestWorkers:
         on the loop thread: work of the loop that may be done there, sooner (see
         ``ActorHost.publish_from_guest_thread``). It must not raise and must not block.
         """
-        call = _Call(asyncio.get_running_loop(), fn, args, then)
+        call = _Call(asyncio.get_running_loop(), fn, args, then, self._returned)
         return Started(call, self._submit(call))
 
     @staticmethod
@@ -180,11 +188,20 @@ class GuestWorkers:
         started.block(block_for)
         return await started.call.outcome()
 
+    def busy(self) -> bool:
+        """Whether a call is running or waiting for a thread (read without the lock: a hint)."""
+        return self._running > 0
+
+    def _returned(self) -> None:
+        with self._lock:
+            self._running -= 1
+
     def _submit(self, call: "_Call[Any]") -> bool:
         """Queue ``call``; True when an idle thread takes it at once."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the guest workers are closed")
+            self._running += 1
             idle_thread = self._idle > 0
             if idle_thread:
                 self._idle -= 1
@@ -218,8 +235,10 @@ class GuestWorkers:
             threads = self._threads
         while True:
             try:
-                self._queue.get_nowait()
+                dropped = self._queue.get_nowait()
             except queue.Empty:
                 break
+            if dropped is not None:
+                self._returned()  # it never runs
         for _ in range(threads):
             self._queue.put(None)
