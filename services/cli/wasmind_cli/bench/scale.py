@@ -6,8 +6,10 @@ before the first spawn, and their memory can be measured before and after):
 - the time to spawn N agents (``bench:idle`` twice, under two logical names), 16 requests in flight;
 - memory per agent as PSS, summed over the host processes (``/proc/<pid>/smaps_rollup``): the
   marginal figure (after minus before, over N) and the total over N (with the hosts' fixed cost);
-- a ping round trip (``bench:pinger`` and the example echo in one agent) with 10 idle agents and
-  then with N, in the same run: the ratio is the figure, the 10-agent latency its baseline.
+- a ping round trip (``bench:pinger`` and the example echo in one agent) with 10 idle agents,
+  then with N, then with 10 again once the others have stopped: the ratio is the figure, the
+  10-agent latency before and after (one median over both series) its baseline, so that a VM
+  speeding up or slowing down during the run favours neither side.
 """
 
 import contextlib
@@ -60,9 +62,16 @@ def _alive(pid: int) -> bool:
 
 
 async def _spawn_many(
-    swarm: BenchSwarm, first: int, count: int, concurrency: int, total: int, latencies: list[float]
+    swarm: BenchSwarm,
+    first: int,
+    count: int,
+    concurrency: int,
+    total: int,
+    latencies: list[float],
+    scopes: list[str] | None = None,
 ) -> float:
-    """Spawn idle agents ``first .. first + count - 1``, ``concurrency`` requests in flight; seconds."""
+    """Spawn idle agents ``first .. first + count - 1``, ``concurrency`` requests in flight (their
+    scopes into ``scopes``); seconds."""
     cursor = first
     end = first + count
     step = max(1, total // 10)
@@ -72,8 +81,10 @@ async def _spawn_many(
         while cursor < end:
             index, cursor = cursor, cursor + 1
             started = time.perf_counter()
-            await swarm.spawn(IDLE, f"idle {index}")
+            reply = await swarm.spawn(IDLE, f"idle {index}")
             latencies.append(time.perf_counter() - started)
+            if scopes is not None and reply.scope:
+                scopes.append(reply.scope)
             done = len(latencies)
             if done % step == 0 or done == total:
                 _progress(f"{done}/{total} agents spawned ({time.perf_counter() - began:.1f} s this phase)")
@@ -82,6 +93,21 @@ async def _spawn_many(
     async with anyio.create_task_group() as tg:
         for _ in range(min(concurrency, count)):
             tg.start_soon(spawner)
+    return time.perf_counter() - began
+
+
+async def _stop_many(swarm: BenchSwarm, scopes: list[str], concurrency: int) -> float:
+    """Stop the agents ``scopes``, ``concurrency`` requests in flight; seconds."""
+    waiting = list(scopes)
+
+    async def stopper() -> None:
+        while waiting:
+            await swarm.stop(waiting.pop())
+
+    began = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(min(concurrency, len(scopes))):
+            tg.start_soon(stopper)
     return time.perf_counter() - began
 
 
@@ -118,8 +144,15 @@ async def _scale(agents: int, concurrency: int, rounds: int) -> list[Result]:
                     spawning = await _spawn_many(swarm, 0, BASELINE_AGENTS, concurrency, agents, latencies)
                     few = await ping_round_trips(swarm, scope, rounds)
                     _progress(f"ping with {BASELINE_AGENTS} idle agents done; spawning the rest")
+                    extra: list[str] = []
                     spawning += await _spawn_many(
-                        swarm, BASELINE_AGENTS, agents - BASELINE_AGENTS, concurrency, agents, latencies
+                        swarm,
+                        BASELINE_AGENTS,
+                        agents - BASELINE_AGENTS,
+                        concurrency,
+                        agents,
+                        latencies,
+                        extra,
                     )
                     many = await ping_round_trips(swarm, scope, rounds)
                     _progress(f"ping with {agents} idle agents done")
@@ -127,10 +160,11 @@ async def _scale(agents: int, concurrency: int, rounds: int) -> list[Result]:
                     placed = await _placement(swarm)
                     if set(placed) - set(pids) or sum(placed.values()) != agents + 1:
                         raise RuntimeError(f"agents not where expected: {placed} on hosts {pids}")
-                    _progress("stopping every agent")
-                    stop_started = time.perf_counter()
+                    _progress(f"stopping {len(extra)} agents")
+                    stopping = await _stop_many(swarm, extra, concurrency)
+                    few += await ping_round_trips(swarm, scope, rounds)
+                    _progress(f"ping with {BASELINE_AGENTS} idle agents again done")
                     await swarm.stop_all()
-                    stopping = time.perf_counter() - stop_started
             finally:
                 with anyio.CancelScope(shield=True):
                     await _reap(pids)
@@ -146,7 +180,7 @@ async def _scale(agents: int, concurrency: int, rounds: int) -> list[Result]:
     ping_few = Result.of(SUITE, "ping_round_trip_10_idle_agents_us", few, "µs", 1e6)
     ping_many = Result.of(SUITE, "ping_round_trip_n_idle_agents_us", many, "µs", 1e6).against(ping_few)
     ratio = Result.quotient("ping_latency_n_over_10_agents", ping_many, ping_few, 1.3)
-    stop = Result(SUITE, "stop_all_agents_s", round(stopping, 2), "s", samples=agents + 1)
+    stop = Result(SUITE, "stop_agents_s", round(stopping, 2), "s", samples=agents - BASELINE_AGENTS)
     return [spawn_all, rate, latency, marginal, total, hosts_before, ping_few, ping_many, ratio, stop]
 
 
