@@ -1,12 +1,14 @@
 """A host's heartbeat, published by the service itself: what it reports, and where it measures."""
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from wasmind_host import service
-from wasmind_host.service import HostService, HostSettings
+from wasmind_host.service import HostService, HostSettings, MemoryGauge
 
 from wasmind.transport.nats import NatsOptions, connect
 from wasmind.wire import subjects
@@ -55,3 +57,25 @@ async def test_heartbeat_measures_memory_on_a_worker_thread(
         await nc.close()
     assert (beat.memory_bytes, beat.actors, beat.mailbox_depth, beat.agents) == (123 << 20, 3, 7, ["aaaaaa"])
     assert readers and readers[0] is not threading.current_thread()
+
+
+async def test_memory_is_read_again_only_once_the_reads_cost_their_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read that took 50 ms with a 10 % budget: the next one is due 0.5 s later, and heartbeats
+    meanwhile report the value read last."""
+    reads: list[int] = []
+
+    def pss_bytes() -> int:
+        time.sleep(0.05)  # the kernel walking many mappings
+        reads.append(len(reads) + 1)
+        return len(reads) << 20
+
+    monkeypatch.setattr(service, "pss_bytes", pss_bytes)
+    gauge = MemoryGauge(budget=0.1)
+    assert await gauge.read() == 1 << 20
+    assert await gauge.read() == 1 << 20  # not due yet
+    assert reads == [1]
+    await anyio.sleep(0.6)
+    assert await gauge.read() == 2 << 20
+    assert reads == [1, 2]

@@ -6,6 +6,7 @@ messages are read from the swarm's replay stream; SIGTERM drains (destructors ru
 """
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from signal import SIGINT, SIGTERM
@@ -49,7 +50,7 @@ from wasmind.wire.ids import ROOT_SCOPE
 from wasmind_host.agents import RemoteAgentControl
 from wasmind_host.health import serve_health
 
-__all__ = ["HostService", "HostSettings"]
+__all__ = ["HostService", "HostSettings", "MemoryGauge"]
 
 log = structlog.get_logger("wasmind.host")
 
@@ -78,6 +79,35 @@ def pss_bytes() -> int:
         return 0
 
 
+MEMORY_READ_BUDGET = 0.01
+"""Share of a core a host may spend reading its PSS for heartbeats."""
+
+
+class MemoryGauge:
+    """The host's PSS for its heartbeats, read again only once reading it has become cheap enough.
+
+    The kernel walks every mapping for the PSS: ~1.4 ms with one instance, ~13 ms with 100, more
+    with each one. Read every second, that became a steady load on hosts of many agents (and a
+    lock on their memory maps meanwhile). So the next read waits ``took / budget`` after one that
+    took ``took``: every heartbeat while it is cheap, every few seconds on a host of a thousand
+    instances; a heartbeat in between reports the last value.
+    """
+
+    def __init__(self, budget: float = MEMORY_READ_BUDGET) -> None:
+        self.budget = budget
+        self.value = 0
+        self._due = 0.0
+
+    async def read(self) -> int:
+        """The PSS in bytes, read now (on a worker thread, the loop goes on) or the last value."""
+        if time.monotonic() >= self._due:
+            started = time.monotonic()
+            self.value = await anyio.to_thread.run_sync(pss_bytes)
+            finished = time.monotonic()
+            self._due = finished + (finished - started) / self.budget
+        return self.value
+
+
 class HostService:
     """One host process. ``await HostService(settings, options).run()`` until shutdown."""
 
@@ -89,6 +119,7 @@ class HostService:
         self.settings = settings
         self.nats_options = nats_options
         self.poller = poller
+        self._memory = MemoryGauge()
         self.stopping = anyio.Event()
         self.draining = False
         self.ready = False
@@ -312,9 +343,7 @@ class HostService:
             await self._beat(nc)
 
     async def _beat(self, nc: Client) -> None:
-        # The kernel walks every mapping for the PSS: ~1.4 ms with one instance, ~13 ms with 100
-        # (measured); on a worker thread the read releases the GIL and the loop goes on meanwhile.
-        memory = await anyio.to_thread.run_sync(pss_bytes)
+        memory = await self._memory.read()
         host = self.host
         if host is None or nc.is_closed:
             return
