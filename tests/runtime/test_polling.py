@@ -90,3 +90,16 @@ def test_a_zero_timeout_never_polls(
         selector.register(pair[0], selectors.EVENT_READ)
         assert selector.select(0) == []
     assert waits == [0]
+
+
+def test_polling_stops_for_the_rest_of_the_second_once_it_took_its_budget(
+    waits: list[float | None], pair: tuple[socket.socket, socket.socket]
+) -> None:
+    with PollingSelector(0.005, budget=0.008) as selector:
+        selector.register(pair[0], selectors.EVENT_READ)
+        for _ in range(2):  # 5 ms each: the budget is spent after the second
+            assert selector.select(0.006) == []
+            assert waits[0] == 0 and len(waits) > 2, "it polled"
+            waits.clear()
+        assert selector.select(0.006) == []
+    assert waits == [0.006], "no polling left this second"
