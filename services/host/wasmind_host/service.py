@@ -100,8 +100,8 @@ class MemoryGauge:
 
     async def read(self) -> int:
         """The PSS in bytes, read now (on a worker thread, the loop goes on) or the last value."""
-        if time.monotonic() >= self._due:
-            started = time.monotonic()
+        started = time.monotonic()
+        if started >= self._due:
             self.value = await anyio.to_thread.run_sync(pss_bytes)
             finished = time.monotonic()
             self._due = finished + (finished - started) / self.budget

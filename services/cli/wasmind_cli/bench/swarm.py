@@ -410,10 +410,10 @@ async def alternate(
     results = []
     for index in range(rounds):
         first = index % len(measures)
-        figures: dict[int, float] = {}
+        figures = [0.0] * len(measures)
         for which in [*range(first, len(measures)), *range(first)]:
             figures[which] = await measures[which]()
-        results.append(tuple(figures[which] for which in range(len(measures))))
+        results.append(tuple(figures))
     return results
 
 
