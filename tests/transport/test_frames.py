@@ -101,6 +101,7 @@ async def test_frames_and_control_lines_come_out_in_wire_order_however_the_strea
     assert recorder.events == EXPECTED
     assert recorder.client._ps.buf == bytearray()
     assert recorder.client.stats["in_msgs"] == 4  # ours; nats-py counts the others itself
+    assert recorder.client.stats["in_bytes"] == len(b"hello" + b"abc")
 
 
 class _Socket(asyncio.Transport):

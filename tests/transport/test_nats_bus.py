@@ -184,6 +184,9 @@ async def test_handlers_see_wire_order_across_overlapping_and_disjoint_subscript
         [b"A\x01B: ctl", b"A\x1fB: unit-sep", b"V: ends\x1f", b"A\tB: tab", b": no name", b"\x0bK\x0c: vt"],
         [b"Lone\rCR: v", b"W: \x1c\x1dx\x0b\x0c", b"X: \x7f"],
         [],
+        # names seen before take a short cut: the same name padded, or with no colon, still doesn't
+        [b"Known: first", b"Known", b" Known : padded", b"Known2:x"],
+        [b"Known", b"Known2 : again", b"Known\t: tab"],
     ],
 )
 async def test_plain_header_blocks_parse_exactly_as_nats_py_does(lines: list[bytes]) -> None:

@@ -32,7 +32,7 @@ from wasmind.runtime.context import SpawnError
 from wasmind.runtime.grants import Limits
 from wasmind.runtime.instance import ActorSpec, GuestTrap, output_directory
 from wasmind.runtime.interest import InterestFilter
-from wasmind.runtime.supervisor import LONE_CALL_WAIT, SupervisedActor, backoff_seconds
+from wasmind.runtime.supervisor import EXIT_TYPE, LONE_CALL_WAIT, SupervisedActor, backoff_seconds
 from wasmind.runtime.workers import GuestWorkers, Started
 from wasmind.telemetry import metrics, tracing
 from wasmind.telemetry.logging import log_debug
@@ -433,7 +433,7 @@ class ActorHost:
 
     def _publish_without_loop(self, envelope: Envelope) -> bool:
         """:meth:`_publish_now` for a message bound only for the bus, if it can go at once."""
-        if len(envelope.payload) > self.max_payload or envelope.message_type == Exit.TYPE:
+        if len(envelope.payload) > self.max_payload or envelope.message_type == EXIT_TYPE:
             return False
         scope = target_scope(envelope)
         if self._targets(envelope.message_type, scope, None):
@@ -572,7 +572,7 @@ class ActorHost:
         Returns what is left to await when a mailbox is full (``None``: delivered, the usual case).
         """
         targets = self._targets(envelope.message_type, scope, pattern)
-        if envelope.message_type == Exit.TYPE:  # it ends its own agent instead of being delivered there
+        if envelope.message_type == EXIT_TYPE:  # it ends its own agent instead of being delivered there
             lifecycle = InterestFilter.lifecycle_pattern(self.swarm, envelope.from_scope)
             if pattern is None or pattern == lifecycle:
                 record = self.agents.get(envelope.from_scope)

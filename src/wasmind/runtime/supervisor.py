@@ -21,7 +21,7 @@ from wasmind.wire.messages import Exit
 if TYPE_CHECKING:
     from wasmind.runtime.host import ActorHost
 
-__all__ = ["BACKOFF_MAX", "CRASH_LIMIT", "CRASH_WINDOW", "Delivery", "SupervisedActor"]
+__all__ = ["BACKOFF_MAX", "CRASH_LIMIT", "CRASH_WINDOW", "EXIT_TYPE", "Delivery", "SupervisedActor"]
 
 log = structlog.get_logger("wasmind.runtime")
 
@@ -41,6 +41,9 @@ BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
 CRASH_LIMIT = 5
 CRASH_WINDOW = 600.0
+EXIT_TYPE = Exit.TYPE
+"""A plain string: reading a class attribute of a pydantic model costs ~4× a global's, on the path of
+every message."""
 
 
 class SupervisedActor:
@@ -90,7 +93,7 @@ class SupervisedActor:
 
     def is_own_exit(self, envelope: Envelope) -> bool:
         """An ``Exit`` of this actor's scope ends it instead of being delivered."""
-        return envelope.message_type == Exit.TYPE and envelope.from_scope == self.scope
+        return envelope.message_type == EXIT_TYPE and envelope.from_scope == self.scope
 
     def offer(self, envelope: Envelope) -> bool:
         """Queue a message if the mailbox has room now (an own-scope ``Exit`` always goes in);

@@ -30,6 +30,8 @@ _PLAIN_HEADER_TEXT = _PLAIN_HEADER_BLOCK.decode()
 _CHECKED_NAMES: set[str] = set()
 """Header names already checked against nats-py's pattern (the same few on every message)."""
 _CHECKED_NAMES_LIMIT = 4096
+_PLAIN_NAMES: set[str] = set()
+"""Header names already received as they are (nothing to strip; no whitespace)."""
 _CRLF = b"\r\n"
 _MESSAGE_VERBS = (b"MSG ", b"HMSG ")
 _WHITESPACE = re.compile(r"\s")
@@ -119,24 +121,55 @@ class FrameReader:
     def _take_routed(self, buf: bytearray) -> bool:
         """Deliver the routed frames at the head of ``buf``; True when it stopped because the
         buffer is empty or ends in a partial message frame, False at a frame for nats-py
-        (control lines, other subscriptions, status headers) or a malformed one."""
+        (control lines, other subscriptions, status headers) or a malformed one.
+
+        One pass over a copy of the buffer (the path of every message a host receives: no call
+        per frame but the receiver's); the frames delivered leave the buffer at the end.
+        """
         receivers = self._receivers
-        while buf:
-            if not buf.startswith(_MESSAGE_VERBS):
-                return len(buf) < 5 and (b"HMSG ".startswith(buf) or b"MSG ".startswith(buf))
-            try:
-                frame = _message_frame(buf)
-            except nats.errors.ProtocolError:
-                return False
-            if frame is None:
-                return True
-            subject, sid, _, start, header_size, stop = frame
-            receiver = receivers.get(sid)
-            if receiver is None or (header_size and not buf.startswith(_PLAIN_HEADER_BLOCK, start)):
-                return False
-            block, payload = _cut_frame(buf, start, header_size, stop)
-            self._hand_to(receiver, subject, plain_headers(block) if block else None, payload)
-        return True
+        data = bytes(buf)
+        size = len(data)
+        at = taken = taken_bytes = 0
+        subject_text = _SUBJECT_TEXT
+        try:
+            while at < size:
+                if data.startswith(b"HMSG ", at):
+                    headered = True
+                elif data.startswith(b"MSG ", at):
+                    headered = False
+                else:
+                    rest = data[at : at + 5]
+                    return len(rest) < 5 and (b"HMSG ".startswith(rest) or b"MSG ".startswith(rest))
+                end = data.find(_CRLF, at)
+                if end < 0:
+                    return True
+                try:
+                    subject, sid, _, header_size, total = _frame_args(data[at:end], headered)
+                except nats.errors.ProtocolError:
+                    return False
+                start = end + 2
+                stop = start + total
+                if stop + 2 > size:
+                    return True
+                receiver = receivers.get(sid)
+                if receiver is None or (header_size and not data.startswith(_PLAIN_HEADER_BLOCK, start)):
+                    return False
+                payload = data[start + header_size : stop]
+                headers = plain_headers(data[start : start + header_size]) if header_size else None
+                at = stop + 2
+                taken += 1
+                taken_bytes += stop - start - header_size
+                text = subject_text.get(subject)
+                if text is None:
+                    text = _subject_text(subject)
+                receiver(text, headers, payload)
+            return True
+        finally:
+            del buf[:at]
+            if taken:
+                stats = self._nc.stats
+                stats["in_msgs"] += taken
+                stats["in_bytes"] += taken_bytes
 
     async def _nats_frame(self, buf: bytearray) -> bool:
         """Let nats-py handle the frame at the head of ``buf`` (a control line, a message of one of
@@ -232,6 +265,19 @@ class FrameReader:
         feed(rest)
 
 
+_SUBJECT_TEXT: dict[bytes, str] = {}
+"""Subjects as text, by their bytes (a host receives on few subjects, each many times)."""
+_SUBJECT_TEXT_LIMIT = 4096
+
+
+def _subject_text(subject: bytes) -> str:
+    text = subject.decode("utf-8", "replace")
+    if len(_SUBJECT_TEXT) >= _SUBJECT_TEXT_LIMIT:
+        _SUBJECT_TEXT.clear()
+    _SUBJECT_TEXT[subject] = text
+    return text
+
+
 def _message_frame(buf: bytearray) -> tuple[bytes, int, bytes, int, int, int] | None:
     """``(subject, sid, reply, start, header bytes, stop)`` of the ``MSG``/``HMSG`` frame at the
     head of ``buf`` (its block spans ``start:stop``), or ``None`` while it has not all arrived.
@@ -256,7 +302,7 @@ def _cut_frame(buf: bytearray, start: int, header_size: int, stop: int) -> tuple
     return block, payload
 
 
-def _frame_args(line: bytearray, headered: bool) -> tuple[bytes, int, bytes, int, int]:
+def _frame_args(line: bytes | bytearray, headered: bool) -> tuple[bytes, int, bytes, int, int]:
     """``(subject, sid, reply, header bytes, total bytes)`` of a ``MSG``/``HMSG`` control line."""
     args = line.split()
     try:
@@ -294,9 +340,14 @@ def plain_headers(block: bytes) -> dict[str, str] | None:
         name, colon, value = line.partition(":")
         if not colon:
             continue
+        if name in _PLAIN_NAMES:  # the usual case: a name seen before, nothing to strip or check
+            found[name] = value.strip(_ASCII_WHITESPACE)
+            continue
         key = name.strip(_ASCII_WHITESPACE)
         if (" " not in key) if key.isprintable() else (_WHITESPACE.search(key) is None):
             found[key] = value.strip(_ASCII_WHITESPACE)
+            if key == name and len(_PLAIN_NAMES) < _CHECKED_NAMES_LIMIT:
+                _PLAIN_NAMES.add(name)
     return found or None
 
 

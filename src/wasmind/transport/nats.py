@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,6 +40,8 @@ log = structlog.get_logger("wasmind.transport")
 
 _FLUSH_TIMEOUT = 10  # seconds (nats-py types it as int)
 _DISPATCH_SLICE = 256
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+"""The headers of a message that came without any (shared, read-only)."""
 """Backlogged messages the dispatcher delivers before it lets other tasks run."""
 
 _ENV_PATHS = {
@@ -569,9 +571,13 @@ class NatsBus:
     def _receive(self, entry: _Entry, subject: str, headers: dict[str, str] | None, payload: bytes) -> None:
         """A frame of ``entry``'s subscription, from the client's read loop or straight from the
         socket, in wire order."""
-        message = BusMessage(subject, headers or {}, payload, entry.pattern)
+        message = BusMessage(subject, headers or _NO_HEADERS, payload, entry.pattern)
         if not self._busy:
-            self._current = self._call(entry, message)
+            try:  # as _call does, inline: the path of every message
+                self._current = entry.handler(message)
+            except Exception:
+                log.exception("bus handler failed", subject=subject, pattern=entry.pattern)
+                self._current = None
             if self._current is not None:
                 self._busy = True
                 self._wake()

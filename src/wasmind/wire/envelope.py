@@ -105,13 +105,16 @@ def envelope_from_wire(
     Defaults: a fresh root correlation id, sender ``external``, and the subject's scope as
     ``from-scope`` (so an external ``Exit`` published under scope X ends agent X).
     """
-    headers = headers or {}
+    if not headers:
+        return Envelope(root_id(), message_type, EXTERNAL_SENDER, subject_scope, payload)
+    get = headers.get  # positional and no trace copy unless there is one: the path of every message
+    traced = not headers.keys().isdisjoint(TRACE_HEADERS)
     return Envelope(
-        id=headers.get(HEADER_ID) or root_id(),
-        message_type=message_type,
-        from_actor_id=headers.get(HEADER_FROM_ACTOR) or EXTERNAL_SENDER,
-        from_scope=headers.get(HEADER_FROM_SCOPE) or subject_scope,
-        payload=payload,
-        replayable=headers.get(HEADER_REPLAYABLE) == "1",
-        trace={k: headers[k] for k in TRACE_HEADERS if k in headers} or NO_TRACE,
+        get(HEADER_ID) or root_id(),
+        message_type,
+        get(HEADER_FROM_ACTOR) or EXTERNAL_SENDER,
+        get(HEADER_FROM_SCOPE) or subject_scope,
+        payload,
+        get(HEADER_REPLAYABLE) == "1",
+        {k: headers[k] for k in TRACE_HEADERS if k in headers} if traced else NO_TRACE,
     )
