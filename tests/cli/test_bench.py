@@ -16,7 +16,14 @@ from typing import Any
 import anyio
 import pytest
 from processes import run_wasmind
-from wasmind_cli.bench.bare_in_host.sitecustomize import BARE_MARK, BARE_PREFIX, INLINE_MARK, INLINE_PREFIX
+from wasmind_cli.bench.bare_in_host.sitecustomize import (
+    BARE_MARK,
+    BARE_PREFIX,
+    GUEST_THREAD_MARK,
+    GUEST_THREAD_PREFIX,
+    INLINE_MARK,
+    INLINE_PREFIX,
+)
 from wasmind_cli.bench.report import Result, print_results
 from wasmind_cli.bench.swarm import (
     PAYLOAD_BYTES,
@@ -46,6 +53,7 @@ TARGETS: dict[str, tuple[float, str]] = {
 NOT_POSITIVE_AT_TINY_SIZES = (
     "_overhead_us_per_msg",
     "_handover_us_per_msg",
+    "_receive_over_floor_us_per_msg",
     "_cpu_us_per_msg",
     "_threads_busy_at_once",
 )
@@ -101,6 +109,10 @@ def run_suite(suite: str, args: list[str], timeout: float = 300) -> list[dict[st
                 "counter_inline_on_host_over_nats_msgs_per_s",
                 "counter_host_inline_over_bare_rate",
                 "counter_host_handover_us_per_msg",
+                "counter_python_floor_over_nats_msgs_per_s",
+                "counter_python_floor_over_bare_rate",
+                "counter_host_receive_over_floor_us_per_msg",
+                "counter_python_floor_guest_thread_over_bare_rate",
                 "wat_counter_on_host_over_nats_msgs_per_s",
             },
         ),
@@ -204,12 +216,13 @@ def test_the_serial_estimate_is_the_share_left_when_receiving_and_calling_take_t
     )
 
 
-def test_bare_and_inline_rounds_are_ticks_the_hosts_can_tell_apart() -> None:
-    tick, trigger, inline = (tick_payload(5000, pad) for pad in ("", BARE_PREFIX, INLINE_PREFIX))
-    assert len(tick) == len(trigger) == len(inline) == PAYLOAD_BYTES
-    assert {json.loads(payload)["count"] for payload in (tick, trigger, inline)} == {5000}
-    assert BARE_MARK in trigger and BARE_MARK not in tick and BARE_MARK not in inline
-    assert INLINE_MARK in inline and INLINE_MARK not in tick and INLINE_MARK not in trigger
+def test_the_rounds_ticks_are_ticks_the_hosts_can_tell_apart() -> None:
+    pads = ("", BARE_PREFIX, INLINE_PREFIX, GUEST_THREAD_PREFIX)
+    payloads = [tick_payload(5000, pad) for pad in pads]
+    assert {len(payload) for payload in payloads} == {PAYLOAD_BYTES}
+    assert {json.loads(payload)["count"] for payload in payloads} == {5000}
+    for mark, marked in ((BARE_MARK, 1), (INLINE_MARK, 2), (GUEST_THREAD_MARK, 3)):
+        assert [mark in payload for payload in payloads] == [index == marked for index in range(len(pads))]
 
 
 @pytest.mark.anyio

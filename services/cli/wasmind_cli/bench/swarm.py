@@ -40,7 +40,12 @@ from wasmind.wire import subjects
 from wasmind.wire.control import Heartbeat, ShutdownRequest, SpawnReply, SpawnRequest, StopRequest
 from wasmind.wire.envelope import Envelope, envelope_to_headers
 from wasmind.wire.ids import root_id
-from wasmind_cli.bench.bare_in_host.sitecustomize import BARE_PREFIX, INLINE_PREFIX
+from wasmind_cli.bench.bare_in_host.sitecustomize import (
+    BARE_PREFIX,
+    FLOOR_PREFIX,
+    GUEST_THREAD_PREFIX,
+    INLINE_PREFIX,
+)
 from wasmind_cli.bench.floor import guest_call_samples, handoff_samples, round_trip_floor
 from wasmind_cli.bench.report import Result
 from wasmind_cli.embedded import wait_for_spawner
@@ -288,9 +293,10 @@ def with_sitecustomize(directory: Path, **env: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": os.pathsep.join([str(directory), *inherited])}
 
 
-def bare_in_host_env() -> dict[str, str]:
-    """The environment of a swarm whose hosts run bare rounds (:meth:`_Flood.bare_rate`)."""
-    return with_sitecustomize(BARE_IN_HOST, WASMIND_BENCH_BARE_IN_HOST="1")
+def bare_in_host_env(nats_url: str) -> dict[str, str]:
+    """The environment of a swarm on the server at ``nats_url`` whose hosts run bare, inline and
+    floor rounds (:meth:`_Flood.bare_rate`, :meth:`_Flood.inline_rate`, :meth:`_Flood.floor_rate`)."""
+    return with_sitecustomize(BARE_IN_HOST, WASMIND_BENCH_BARE_IN_HOST="1", WASMIND_BENCH_FLOOR_NATS=nats_url)
 
 
 RAW_SUBSCRIBER = """
@@ -325,9 +331,17 @@ class _Flood:
     """Rounds of ticks published to ``subject`` as fast as this connection can, each timed from the
     first publish until the consumer's done message (on ``done_subject``) arrives."""
 
-    def __init__(self, nc: Client, subject: str, done_subject: str, headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        subject: str,
+        done_subject: str,
+        headers: dict[str, str],
+        floor_subject: str | None = None,
+    ) -> None:
         self.nc = nc
         self.subject = subject
+        self.floor_subject = floor_subject
         self.done_subject = done_subject
         self.headers = headers
         self._done: Subscription | None = None
@@ -355,11 +369,20 @@ class _Flood:
         handles on its event loop's thread (no guest thread; a swarm with :func:`bare_in_host_env`)."""
         return await self._round(count, count, tick_payload(count, INLINE_PREFIX))
 
-    async def _round(self, count: int, publishes: int, payload: bytes) -> float:
+    async def floor_rate(self, count: int, on_guest_thread: bool = False) -> float:
+        """Messages/s of one round of ``count`` ticks published over NATS to ``floor_subject``,
+        which the consumer's host receives the leanest way Python can and calls on its event
+        loop's thread, or on a guest thread (a swarm with :func:`bare_in_host_env`)."""
+        assert self.floor_subject is not None, "a flood without a floor subject"
+        payload = tick_payload(count, GUEST_THREAD_PREFIX if on_guest_thread else "")
+        return await self._round(count, count, payload, self.floor_subject)
+
+    async def _round(self, count: int, publishes: int, payload: bytes, subject: str | None = None) -> float:
         assert self._done is not None, "use the flood as an async context manager"
+        subject = subject or self.subject
         started = time.perf_counter()
         for _ in range(publishes):
-            await self.nc.publish(self.subject, payload, headers=self.headers)
+            await self.nc.publish(subject, payload, headers=self.headers)
         reply = await self._done.next_msg(timeout=max(120, count / 100))
         elapsed = time.perf_counter() - started
         seen = json.loads(reply.data)["count"]
@@ -420,12 +443,13 @@ async def alternate(
 async def rates_by_round(
     swarm: BenchSwarm, actor: str, messages: int, rounds: int
 ) -> tuple[list[tuple[float, ...]], "HostThreads"]:
-    """``(bare, hosted, inline)`` messages/s of the counter ``actor`` on a host process, round by
-    round: called by the host itself without NATS (:meth:`_Flood.bare_rate`), flooded with ticks
-    over NATS, and flooded with its calls on the event loop's thread (:meth:`_Flood.inline_rate`),
-    in turn (after a warm-up of each, :func:`alternate`), so that the figures of a round saw the
-    same seconds of this shared machine; and the CPU time of the host's threads during the hosted
-    rounds."""
+    """``(bare, hosted, inline, floor, floor on a guest thread)`` messages/s of the counter
+    ``actor`` on a host process, round by round: called by the host itself without NATS
+    (:meth:`_Flood.bare_rate`), flooded with ticks over NATS, flooded with its calls on the event
+    loop's thread (:meth:`_Flood.inline_rate`), and flooded through the leanest Python receive
+    path calling on the loop's thread and on a guest thread (:meth:`_Flood.floor_rate`), in turn (after a warm-up of each, :func:`alternate`), so that the
+    figures of a round saw the same seconds of this shared machine; and the CPU time of the
+    host's threads during the hosted rounds."""
     agent = await swarm.spawn([actor], actor)
     scope = agent.scope or ""
     flood = _Flood(
@@ -433,6 +457,7 @@ async def rates_by_round(
         subjects.data(swarm.name, scope, TICK),
         subjects.data(swarm.name, scope, DONE),
         _headers(scope),
+        f"{FLOOR_PREFIX}.{scope}.{actor}.{TICK}",
     )
     if agent.host not in swarm.host_pids:
         raise RuntimeError(f"the {actor} landed on host {agent.host!r}, not one of the swarm's first")
@@ -443,10 +468,14 @@ async def rates_by_round(
             await flood.bare_rate(warm_up)
             await flood.rate(warm_up)
             await flood.inline_rate(warm_up)
+            await flood.floor_rate(warm_up)
+            await flood.floor_rate(warm_up, on_guest_thread=True)
             measures = (
                 partial(flood.bare_rate, messages),
                 partial(threads.during, partial(flood.rate, messages), messages),
                 partial(flood.inline_rate, messages),
+                partial(flood.floor_rate, messages),
+                partial(flood.floor_rate, messages, on_guest_thread=True),
             )
             return await alternate(measures, rounds), threads
     finally:
@@ -521,14 +550,23 @@ async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int
     """Per counter (Python, then the WAT floor): its bare rate, its rate on a host over NATS (next to
     raw pub/sub), the host rate as a share of the bare rate and the time the host adds to each
     message (``1/hosted - 1/bare``); the same with the calls on the loop's thread, and what the
-    hand-overs to a guest thread cost (``1/hosted - 1/inline``): each the median over rounds."""
+    hand-overs to a guest thread cost (``1/hosted - 1/inline``); the same through the leanest
+    Python receive path, and what the host's own receive path costs over it
+    (``1/inline - 1/floor``); and that floor calling on a guest thread: each the median over
+    rounds."""
     results = []
     for actor in ("counter", "wat_counter"):
         by_round, threads = await rates_by_round(swarm, actor, messages, rounds)
-        bare_rates, hosted_rates, inline_rates = zip(*by_round, strict=True)
+        bare_rates, hosted_rates, inline_rates, floor_rates, threaded_floor_rates = zip(
+            *by_round, strict=True
+        )
         alone = _rate(f"{actor}_bare_handle_msgs_per_s", bare_rates, messages)
         hosted = _rate(f"{actor}_on_host_over_nats_msgs_per_s", hosted_rates, messages).against(raw)
         inline = _rate(f"{actor}_inline_on_host_over_nats_msgs_per_s", inline_rates, messages)
+        floor = _rate(f"{actor}_python_floor_over_nats_msgs_per_s", floor_rates, messages)
+        threaded_floor = _rate(
+            f"{actor}_python_floor_guest_thread_over_nats_msgs_per_s", threaded_floor_rates, messages
+        )
         results += [
             alone,
             hosted,
@@ -552,6 +590,23 @@ async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int
                 higher_is_better=True,
             ),
             _difference(f"{actor}_host_handover_us_per_msg", inline_rates, hosted_rates, inline),
+            floor,
+            Result.paired_quotient(
+                f"{actor}_python_floor_over_bare_rate",
+                list(zip(floor_rates, bare_rates, strict=True)),
+                floor,
+                alone,
+                higher_is_better=True,
+            ),
+            _difference(f"{actor}_host_receive_over_floor_us_per_msg", floor_rates, inline_rates, floor),
+            threaded_floor,
+            Result.paired_quotient(
+                f"{actor}_python_floor_guest_thread_over_bare_rate",
+                list(zip(threaded_floor_rates, bare_rates, strict=True)),
+                threaded_floor,
+                alone,
+                higher_is_better=True,
+            ),
         ]
     return results
 
@@ -593,7 +648,7 @@ async def _messaging(rounds: int, messages: int, flow_rounds: int) -> list[Resul
                 "raw_nats_pub_sub_msgs_per_s", await raw_pub_sub(server, messages, flow_rounds), messages
             )
             async with bench_swarm(
-                server, config, "benchmsg", work, hosts=3, capacity=1, env=bare_in_host_env()
+                server, config, "benchmsg", work, hosts=3, capacity=1, env=bare_in_host_env(server.url)
             ) as swarm:
                 flow = await _throughput(swarm, raw_flow, messages, flow_rounds)
                 # The floor's parts right before the round trips (the VM's speed drifts by the minute).
