@@ -124,8 +124,11 @@ class FrameReader:
         (control lines, other subscriptions, status headers) or a malformed one.
 
         One pass over a copy of the buffer (the path of every message a host receives: no call
-        per frame but the receiver's); the frames delivered leave the buffer at the end.
+        per frame but the receiver's); the frames delivered leave the buffer at the end. A
+        control line at the head returns before the copy (the reader comes back after each).
         """
+        if not buf.startswith(_MESSAGE_VERBS):
+            return len(buf) < 5 and (b"HMSG ".startswith(buf) or b"MSG ".startswith(buf))
         receivers = self._receivers
         data = bytes(buf)
         size = len(data)
