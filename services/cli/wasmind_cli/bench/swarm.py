@@ -567,48 +567,43 @@ async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int
         threaded_floor = _rate(
             f"{actor}_python_floor_guest_thread_over_nats_msgs_per_s", threaded_floor_rates, messages
         )
+
+        share_of_bare = partial(_share_of_bare, bare_rates=bare_rates, bare=alone)
         results += [
             alone,
             hosted,
-            Result.paired_quotient(
-                f"{actor}_host_over_bare_rate",
-                list(zip(hosted_rates, bare_rates, strict=True)),
-                hosted,
-                alone,
-                0.70 if actor == "counter" else None,
-                higher_is_better=True,
+            share_of_bare(
+                f"{actor}_host_over_bare_rate", hosted_rates, hosted, 0.70 if actor == "counter" else None
             ),
             _difference(f"{actor}_host_overhead_us_per_msg", bare_rates, hosted_rates, alone),
             serial_estimate(actor, raw, alone),
             *threads.results(actor),
             inline,
-            Result.paired_quotient(
-                f"{actor}_host_inline_over_bare_rate",
-                list(zip(inline_rates, bare_rates, strict=True)),
-                inline,
-                alone,
-                higher_is_better=True,
-            ),
+            share_of_bare(f"{actor}_host_inline_over_bare_rate", inline_rates, inline),
             _difference(f"{actor}_host_handover_us_per_msg", inline_rates, hosted_rates, inline),
             floor,
-            Result.paired_quotient(
-                f"{actor}_python_floor_over_bare_rate",
-                list(zip(floor_rates, bare_rates, strict=True)),
-                floor,
-                alone,
-                higher_is_better=True,
-            ),
+            share_of_bare(f"{actor}_python_floor_over_bare_rate", floor_rates, floor),
             _difference(f"{actor}_host_receive_over_floor_us_per_msg", floor_rates, inline_rates, floor),
             threaded_floor,
-            Result.paired_quotient(
-                f"{actor}_python_floor_guest_thread_over_bare_rate",
-                list(zip(threaded_floor_rates, bare_rates, strict=True)),
-                threaded_floor,
-                alone,
-                higher_is_better=True,
+            share_of_bare(
+                f"{actor}_python_floor_guest_thread_over_bare_rate", threaded_floor_rates, threaded_floor
             ),
         ]
     return results
+
+
+def _share_of_bare(
+    name: str,
+    rates: Sequence[float],
+    rate: Result,
+    target: float | None = None,
+    *,
+    bare_rates: Sequence[float],
+    bare: Result,
+) -> Result:
+    """``rates`` over the bare rates of the same rounds (median of the rounds' quotients)."""
+    pairs = list(zip(rates, bare_rates, strict=True))
+    return Result.paired_quotient(name, pairs, rate, bare, target, higher_is_better=True)
 
 
 def _difference(name: str, faster: Sequence[float], slower: Sequence[float], baseline: Result) -> Result:
