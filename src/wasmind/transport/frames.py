@@ -128,7 +128,7 @@ class FrameReader:
         control line at the head returns before the copy (the reader comes back after each).
         """
         if not buf.startswith(_MESSAGE_VERBS):
-            return len(buf) < 5 and (b"HMSG ".startswith(buf) or b"MSG ".startswith(buf))
+            return _is_partial_verb(buf)
         receivers = self._receivers
         data = bytes(buf)
         size = len(data)
@@ -141,8 +141,7 @@ class FrameReader:
                 elif data.startswith(b"MSG ", at):
                     headered = False
                 else:
-                    rest = data[at : at + 5]
-                    return len(rest) < 5 and (b"HMSG ".startswith(rest) or b"MSG ".startswith(rest))
+                    return _is_partial_verb(data[at : at + 5])
                 end = data.find(_CRLF, at)
                 if end < 0:
                     return True
@@ -266,6 +265,12 @@ class FrameReader:
         rest = bytes(buf)
         del buf[:]
         feed(rest)
+
+
+def _is_partial_verb(rest: bytes | bytearray) -> bool:
+    """Whether ``rest``, the unread bytes of the buffer (or their first five), is the verb of a
+    message frame cut short: more bytes may make it one."""
+    return len(rest) < 5 and (b"HMSG ".startswith(rest) or b"MSG ".startswith(rest))
 
 
 _SUBJECT_TEXT: dict[bytes, str] = {}

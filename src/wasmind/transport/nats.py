@@ -573,11 +573,7 @@ class NatsBus:
         socket, in wire order."""
         message = BusMessage(subject, headers or _NO_HEADERS, payload, entry.pattern)
         if not self._busy:
-            try:  # as _call does, inline: the path of every message
-                self._current = entry.handler(message)
-            except Exception:
-                log.exception("bus handler failed", subject=subject, pattern=entry.pattern)
-                self._current = None
+            self._current = self._call(entry, message)
             if self._current is not None:
                 self._busy = True
                 self._wake()
