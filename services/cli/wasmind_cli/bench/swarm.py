@@ -447,9 +447,10 @@ async def rates_by_round(
     ``actor`` on a host process, round by round: called by the host itself without NATS
     (:meth:`_Flood.bare_rate`), flooded with ticks over NATS, flooded with its calls on the event
     loop's thread (:meth:`_Flood.inline_rate`), and flooded through the leanest Python receive
-    path calling on the loop's thread and on a guest thread (:meth:`_Flood.floor_rate`), in turn (after a warm-up of each, :func:`alternate`), so that the
-    figures of a round saw the same seconds of this shared machine; and the CPU time of the
-    host's threads during the hosted rounds."""
+    path calling on the loop's thread and on a guest thread (:meth:`_Flood.floor_rate`), in turn
+    (after a warm-up of each, :func:`alternate`), so that the figures of a round saw the same
+    seconds of this shared machine; and the CPU time of the host's threads during the hosted
+    rounds."""
     agent = await swarm.spawn([actor], actor)
     scope = agent.scope or ""
     flood = _Flood(
@@ -464,19 +465,17 @@ async def rates_by_round(
     threads = HostThreads(swarm.host_pids[agent.host])
     try:
         async with flood:
-            warm_up = min(WARM_UP_MESSAGES, messages)
-            await flood.bare_rate(warm_up)
-            await flood.rate(warm_up)
-            await flood.inline_rate(warm_up)
-            await flood.floor_rate(warm_up)
-            await flood.floor_rate(warm_up, on_guest_thread=True)
-            measures = (
-                partial(flood.bare_rate, messages),
-                partial(threads.during, partial(flood.rate, messages), messages),
-                partial(flood.inline_rate, messages),
-                partial(flood.floor_rate, messages),
-                partial(flood.floor_rate, messages, on_guest_thread=True),
-            )
+            kinds: list[Callable[[int], Awaitable[float]]] = [
+                flood.bare_rate,
+                flood.rate,
+                flood.inline_rate,
+                flood.floor_rate,
+                partial(flood.floor_rate, on_guest_thread=True),
+            ]
+            for kind in kinds:
+                await kind(min(WARM_UP_MESSAGES, messages))
+            measures: list[Callable[[], Awaitable[float]]] = [partial(kind, messages) for kind in kinds]
+            measures[1] = partial(threads.during, measures[1], messages)  # the hosted rounds' CPU
             return await alternate(measures, rounds), threads
     finally:
         await swarm.stop(scope)
