@@ -85,3 +85,33 @@ async def test_a_lone_reply_leaves_from_the_guest_thread_unless_the_loop_is_need
     for scope in ("aaaaaa", "bbbbbb"):
         replies = [json.loads(e.payload)["n"] for e in rec.of_type("echo.reply") if e.from_scope == scope]
         assert replies == list(range(20))
+
+
+async def test_messages_from_the_bus_follow_agents_that_come_and_go(kit, nats_url: str) -> None:
+    """What a host remembers of a subject (scope, type, local targets) changes with its routes."""
+    observer = await connect(NatsOptions(servers=(nats_url,)), name="observer")
+    host_nc = await connect(NatsOptions(servers=(nats_url,)), no_echo=True, name="host")
+    try:
+        rec = await Recorder(_Broker(NatsBus(observer))).start()
+        bus = NatsBus(host_nc)
+
+        async def repliers(n: int, count: int) -> list[str]:
+            await bus.flush()
+            await rec.publish("echo.request", {"n": n}, scope="cccccc")  # the same subject each time
+            with anyio.fail_after(10):
+                await rec.wait_for("echo.reply", lambda e: json.loads(e.payload) == {"n": n}, count=count)
+            await anyio.sleep(0.2)  # any reply beyond ``count`` arrives meanwhile
+            return sorted(
+                e.from_scope for e in rec.of_type("echo.reply") if json.loads(e.payload) == {"n": n}
+            )
+
+        async with ActorHost({"echo": kit.spec("echo")}, bus=bus, swarm=SWARM, host_id="h1") as host:
+            await host.start_agent("aaaaaa", None, "A", ["echo"])
+            assert await repliers(1, 1) == ["aaaaaa"]
+            await host.start_agent("bbbbbb", None, "B", ["echo"])
+            assert await repliers(2, 2) == ["aaaaaa", "bbbbbb"]
+            await host.stop_agent("aaaaaa")
+            assert await repliers(3, 1) == ["bbbbbb"]
+    finally:
+        await observer.close()
+        await host_nc.close()

@@ -3,7 +3,7 @@
 import anyio
 import pytest
 
-from wasmind.runtime.mailbox import Mailbox, MailboxClosed
+from wasmind.runtime.mailbox import Mailbox, MailboxClosed, MailboxStats
 
 pytestmark = pytest.mark.anyio
 
@@ -67,3 +67,29 @@ async def test_closing_wakes_a_waiting_consumer() -> None:
 async def _close_later(box: Mailbox[int]) -> None:
     await anyio.sleep(0.02)
     box.close()
+
+
+async def test_offer_takes_an_item_while_there_is_room_and_says_how_many_are_queued() -> None:
+    box: Mailbox[int] = Mailbox(2)
+    assert box.offer(1) == 1  # the only one: its consumer may start at once
+    assert box.offer(2) == 2
+    assert box.offer(3) == 0  # full: not taken, not counted as a drop (the caller waits or drops)
+    assert box.stats() == MailboxStats(depth=2, capacity=2, delivered=2, dropped=0)
+    assert await box.get_batch(5) == [1, 2]
+    box.close()
+    assert box.offer(4) == 0
+
+
+async def test_offer_wakes_a_waiting_consumer() -> None:
+    box: Mailbox[int] = Mailbox(2)
+    with anyio.fail_after(2):
+        async with anyio.create_task_group() as tg:
+            taken: list[int] = []
+
+            async def consumer() -> None:
+                taken.extend(await box.get_batch(5))
+
+            tg.start_soon(consumer)
+            await anyio.sleep(0.02)
+            assert box.offer(9) == 1
+    assert taken == [9]

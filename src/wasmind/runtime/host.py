@@ -51,6 +51,8 @@ OUTBOUND_LIMIT = 10_000
 """Guest broadcasts a host holds before making the broadcasting guests wait."""
 TARGET_CACHE_SIZE = 4096
 """Delivery target lists a host remembers (one per message type, scope and pattern seen)."""
+_Arrival = tuple[str, str, tuple[SupervisedActor, ...]]
+"""``(scope, message type, local targets)`` of a subject received through a pattern."""
 MAX_PAYLOAD = 1 << 20
 """Largest payload a host publishes (NATS's default ``max_payload``); larger ones are refused."""
 
@@ -182,6 +184,9 @@ class ActorHost:
         self._bus_delivery = False
         self._target_cache: dict[tuple[str, str, str | None], tuple[SupervisedActor, ...]] = {}
         """``_find_targets`` by (message type, scope, pattern); emptied whenever a route changes."""
+        self._arrivals: dict[tuple[str, str], _Arrival] = {}
+        """:meth:`_arrival` by (subject, pattern): the path of every message from the bus; emptied
+        with ``_target_cache``."""
         self._subscriptions: dict[str, Subscription] = {}
         self._tg: TaskGroup | None = None
         self._io: tempfile.TemporaryDirectory[str] | None = None
@@ -571,7 +576,12 @@ class ActorHost:
 
         Returns what is left to await when a mailbox is full (``None``: delivered, the usual case).
         """
-        targets = self._targets(envelope.message_type, scope, pattern)
+        return self._deliver_to(envelope, self._targets(envelope.message_type, scope, pattern), pattern)
+
+    def _deliver_to(
+        self, envelope: Envelope, targets: tuple[SupervisedActor, ...], pattern: str | None
+    ) -> Awaitable[None] | None:
+        """:meth:`_deliver` to ``targets``, the local instances that take the message."""
         if envelope.message_type == EXIT_TYPE:  # it ends its own agent instead of being delivered there
             lifecycle = InterestFilter.lifecycle_pattern(self.swarm, envelope.from_scope)
             if pattern is None or pattern == lifecycle:
@@ -626,11 +636,12 @@ class ActorHost:
             await member.deliver(envelope)
 
     def _on_bus(self, message: BusMessage) -> Awaitable[None] | None:
-        try:
-            _, scope, message_type = subjects.parse_data(message.subject)
-        except subjects.SubjectError as error:
-            log.warning("ignored message with a bad subject", error=str(error))
-            return None
+        arrival = self._arrivals.get((message.subject, message.pattern))
+        if arrival is None:
+            arrival = self._arrival(message.subject, message.pattern)
+            if arrival is None:
+                return None
+        scope, message_type, targets = arrival
         envelope = envelope_from_wire(message_type, scope, message.headers, message.payload)
         if HEADER_HOST not in message.headers:
             problem = payload_problem(message_type, message.payload, self.max_payload)
@@ -640,9 +651,26 @@ class ActorHost:
             self.replayable.append(envelope)
         self._bus_delivery = True
         try:
-            return self._deliver(envelope, scope, message.pattern)
+            return self._deliver_to(envelope, targets, message.pattern)
         finally:
             self._bus_delivery = False
+
+    def _arrival(self, subject: str, pattern: str) -> _Arrival | None:
+        """Scope, message type and local targets of messages on ``subject`` received through
+        ``pattern`` (remembered like :meth:`_targets`); ``None`` for a subject that is not ours."""
+        try:
+            _, scope, message_type = subjects.parse_data(subject)
+        except subjects.SubjectError as error:
+            log.warning("ignored message with a bad subject", error=str(error))
+            return None
+        if len(self._arrivals) >= TARGET_CACHE_SIZE:
+            self._arrivals.clear()
+        arrival = self._arrivals[subject, pattern] = (
+            scope,
+            message_type,
+            self._targets(message_type, scope, pattern),
+        )
+        return arrival
 
     async def _refuse_external(self, subject: str, envelope: Envelope, reason: str) -> None:
         """Drop a malformed message from an external publisher and say so on the error subject."""
@@ -686,14 +714,18 @@ class ActorHost:
             if subscription is not None:
                 await subscription.unsubscribe()
 
-    async def _route(self, member: SupervisedActor) -> None:
+    def _forget_targets(self) -> None:
         self._target_cache.clear()
+        self._arrivals.clear()
+
+    async def _route(self, member: SupervisedActor) -> None:
+        self._forget_targets()
         for pattern in member.interest.patterns(self.swarm):
             self._routes.setdefault(pattern, set()).add(member)
             await self._subscribe(pattern)
 
     async def _unroute(self, member: SupervisedActor) -> None:
-        self._target_cache.clear()
+        self._forget_targets()
         for pattern in member.interest.patterns(self.swarm):
             routed = self._routes.get(pattern)
             if routed is None:

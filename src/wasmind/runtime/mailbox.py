@@ -61,12 +61,22 @@ class Mailbox(Generic[T]):
         _wake(self._reader)
 
     def has_room(self) -> bool:
-        """Whether :meth:`put_nowait` would take an item now (open and not full)."""
+        """Whether :meth:`offer` would take an item now (open and not full)."""
         return not self._closed and len(self._items) < self.capacity
 
-    def put_nowait(self, item: T) -> None:
-        """Enqueue ``item``; the caller checked :meth:`has_room`."""
-        self._push(item)
+    def offer(self, item: T) -> int:
+        """Enqueue ``item`` if the mailbox is open and not full: the number of items queued now
+        (``1``: it is the only one), or ``0`` when it was not taken. One call on the path of every
+        delivered message."""
+        items = self._items
+        if self._closed or len(items) >= self.capacity:
+            return 0
+        items.append(item)
+        self.delivered += 1
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+        return len(items)
 
     async def put(self, item: T, wait_seconds: float) -> bool:
         """Enqueue ``item``, waiting up to ``wait_seconds`` for space. False means dropped (counted)."""

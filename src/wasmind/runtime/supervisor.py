@@ -98,18 +98,24 @@ class SupervisedActor:
     def offer(self, envelope: Envelope) -> bool:
         """Queue a message if the mailbox has room now (an own-scope ``Exit`` always goes in);
         False when it has not: then :meth:`deliver` waits for room."""
-        if self.is_own_exit(envelope):
+        if envelope.message_type == EXIT_TYPE and envelope.from_scope == self.scope:  # is_own_exit
             self.mailbox.put_urgent((envelope, None))
             return True
-        if not self.mailbox.has_room():
+        delivery: Delivery
+        if tracing.enabled():  # a span only for a message that goes in
+            if not self.mailbox.has_room():
+                return False
+            delivery = (envelope, self._received(envelope))
+        else:
+            delivery = (envelope, None)
+        queued = self.mailbox.offer(delivery)
+        if not queued:
             return False
-        delivery = (envelope, self._received(envelope) if tracing.enabled() else None)
-        first = not self.mailbox  # nothing ahead of it (an Exit, say): it is the next to handle
-        self.mailbox.put_nowait(delivery)
         metrics.delivered(envelope.message_type, self.spec.actor_id)
-        if first and self._waiting_for_mail and self.instance is not None:
+        if queued == 1 and self._waiting_for_mail and self.instance is not None:
             # An idle actor's call starts now, not once the loop has run its task: the worker
             # thread wakes while the loop finishes what it is doing (the latency of every hop).
+            # (Nothing was ahead of it, an Exit say: it is the next to handle.)
             self._waiting_for_mail = False
             self._early = (delivery, self._start([delivery]))
             self.host.started_on_delivery(self._early[1])
