@@ -113,6 +113,7 @@ def run_suite(suite: str, args: list[str], timeout: float = 300) -> list[dict[st
                 "counter_python_floor_over_bare_rate",
                 "counter_host_receive_over_floor_us_per_msg",
                 "counter_python_floor_guest_thread_over_bare_rate",
+                "counter_host_over_python_floor_rate",
                 "wat_counter_on_host_over_nats_msgs_per_s",
             },
         ),

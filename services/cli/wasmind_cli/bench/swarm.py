@@ -551,7 +551,8 @@ async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int
     message (``1/hosted - 1/bare``); the same with the calls on the loop's thread, and what the
     hand-overs to a guest thread cost (``1/hosted - 1/inline``); the same through the leanest
     Python receive path, and what the host's own receive path costs over it
-    (``1/inline - 1/floor``); and that floor calling on a guest thread: each the median over
+    (``1/inline - 1/floor``); and that floor calling on a guest thread, and the host's rate as a
+    share of it (how close the host is to the least a Python host must do): each the median over
     rounds."""
     results = []
     for actor in ("counter", "wat_counter"):
@@ -586,6 +587,12 @@ async def _throughput(swarm: BenchSwarm, raw: Result, messages: int, rounds: int
             threaded_floor,
             share_of_bare(
                 f"{actor}_python_floor_guest_thread_over_bare_rate", threaded_floor_rates, threaded_floor
+            ),
+            Result.paired_quotient(
+                f"{actor}_host_over_python_floor_rate",
+                list(zip(hosted_rates, threaded_floor_rates, strict=True)),
+                hosted,
+                threaded_floor,
             ),
         ]
     return results
