@@ -28,12 +28,14 @@ from wasmind_cli.bench.report import Result, print_results
 from wasmind_cli.bench.swarm import (
     PAYLOAD_BYTES,
     HostThreads,
+    _Flood,
     alternate,
     raw_request_reply,
     serial_estimate,
     tick_payload,
 )
 
+from wasmind.transport.nats import NatsOptions, connect
 from wasmind.transport.natsserver import NatsServer
 
 WAT_ECHO = str(Path(__file__).resolve().parents[2] / "actors" / "examples" / "wat_echo")
@@ -322,3 +324,38 @@ def test_the_build_suite_builds_the_python_example_from_an_empty_cache() -> None
     results = {r["name"]: r for r in run_suite("build", ["--loads", "1"], timeout=900)}
     assert {"echo.first_build_ms", "echo.warm_load_ms", "wat_echo.first_build_ms"} <= set(results)
     assert results["echo.first_build_ms"]["baseline"] == "echo.warm_load_ms"
+
+
+@pytest.mark.anyio
+async def test_a_flood_reaches_its_consumer_while_it_is_still_being_published(nats_url: str) -> None:
+    """nats-py writes a publish only when the publisher yields (or 2 MiB have queued): a flood that
+    never yields would keep its consumer idle until the whole round is built, and time that too."""
+    publisher = await connect(NatsOptions(servers=(nats_url,)), name="publisher")
+    consumer = await connect(NatsOptions(servers=(nats_url,)), name="consumer")
+    published = 0
+    publish = publisher.publish
+
+    async def counting_publish(*args: Any, **kwargs: Any) -> None:
+        nonlocal published
+        await publish(*args, **kwargs)
+        published += 1
+
+    publisher.publish = counting_publish  # type: ignore[method-assign]
+    seen: list[int] = []  # how many had been published when each tick arrived
+
+    async def on_tick(msg: Any) -> None:
+        seen.append(published)
+        if len(seen) == json.loads(msg.data)["count"]:
+            await consumer.publish("flood.done", json.dumps({"count": len(seen)}).encode())
+
+    try:
+        await consumer.subscribe("flood.tick", cb=on_tick)
+        await consumer.flush()
+        async with _Flood(publisher, "flood.tick", "flood.done", {"Wasmind-Id": "root:x"}) as flood:
+            with anyio.fail_after(60):
+                assert await flood.rate(2000) > 0
+    finally:
+        await publisher.close()
+        await consumer.close()
+    assert len(seen) == 2000
+    assert seen[0] < 2000  # the first tick arrived long before the last one was published

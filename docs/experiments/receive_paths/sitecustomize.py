@@ -111,3 +111,27 @@ if os.environ.get("WASMIND_BENCH_NATIVE_NATS"):
         await asyncio.sleep(0.2)  # the SUB reaches the server before the bench publishes
 
     supervisor.SupervisedActor.construct = _with_native_receiver  # type: ignore[method-assign]
+
+if os.environ.get("WASMIND_EXPERIMENT_BATCH_LOG"):
+    import json
+    import time
+
+    from wasmind.runtime import supervisor
+
+    _log = Path(f"{os.environ['WASMIND_EXPERIMENT_BATCH_LOG']}.{os.getpid()}").open("a")  # noqa: SIM115
+    _calls_of = supervisor.SupervisedActor._handle_batch  # the bench hooks' (bare rounds expand)
+
+    def _timed_batch(self: Any, instance: Any, batch: list[Any]) -> Any:
+        """Each batch's start (CLOCK_MONOTONIC, comparable across processes), wall and thread CPU
+        seconds, and calls (a bare round's trigger stands for ``count`` calls)."""
+        started, cpu = time.monotonic(), time.thread_time()
+        try:
+            return _calls_of(self, instance, batch)
+        finally:
+            payload = batch[0][0].payload
+            calls = json.loads(payload)["count"] if _hooks.BARE_MARK in payload else len(batch)
+            wall, cpu = time.monotonic() - started, time.thread_time() - cpu
+            _log.write(f"{started} {wall} {cpu} {calls}\n")
+            _log.flush()
+
+    supervisor.SupervisedActor._handle_batch = _timed_batch  # type: ignore[method-assign]

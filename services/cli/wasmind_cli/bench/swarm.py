@@ -91,6 +91,11 @@ TRIO = ["trio_a", "trio_b", "trio_c"]
 TICK = "bench.count.Tick"
 DONE = "bench.count.Done"
 WARM_UP_MESSAGES = 2000
+PUBLISH_SLICE = 100
+"""Publishes after which a flood lets nats-py write them. nats-py only queues a publish; its
+flusher task writes the queue when the publisher yields, or when 2 MiB have queued. A flood that
+never yields reaches the consumer only once it has all been built (~30 ms for 5,000 ticks, the
+consumer idle meanwhile: docs/performance.md, run I)."""
 PAYLOAD_BYTES = 200
 LOST_ROUNDS_ALLOWED = 5
 """Rounds of raw request/reply that may be lost to a reconnect before the figure is given up."""
@@ -328,8 +333,9 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 
 
 class _Flood:
-    """Rounds of ticks published to ``subject`` as fast as this connection can, each timed from the
-    first publish until the consumer's done message (on ``done_subject``) arrives."""
+    """Rounds of ticks published to ``subject`` as fast as this connection can (written as they are
+    made: :data:`PUBLISH_SLICE`), each timed from the first publish until the consumer's done
+    message (on ``done_subject``) arrives."""
 
     def __init__(
         self,
@@ -381,8 +387,10 @@ class _Flood:
         assert self._done is not None, "use the flood as an async context manager"
         subject = subject or self.subject
         started = time.perf_counter()
-        for _ in range(publishes):
+        for index in range(publishes):
             await self.nc.publish(subject, payload, headers=self.headers)
+            if index % PUBLISH_SLICE == PUBLISH_SLICE - 1:
+                await anyio.sleep(0)  # let nats-py's flusher task write what is queued
         reply = await self._done.next_msg(timeout=max(120, count / 100))
         elapsed = time.perf_counter() - started
         seen = json.loads(reply.data)["count"]
