@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 
 from wasmind.config.spawning import SpawnRules
-from wasmind.runtime.bus import BusMessage
+from wasmind.runtime.bus import BusMessage, each
 from wasmind.runtime.host import ActorHost
 from wasmind.runtime.instance import ActorSpec
 from wasmind.transport.memory import InProcessBroker
@@ -28,7 +28,7 @@ class Recorder:
         self._changed = anyio.Event()
 
     async def start(self) -> "Recorder":
-        await self.connection.subscribe(subjects.all_data(SWARM), self._on)
+        await self.connection.subscribe(subjects.all_data(SWARM), each(self._on))
         return self
 
     async def _on(self, message: BusMessage) -> None:

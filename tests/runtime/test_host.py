@@ -9,7 +9,7 @@ from harness import Recorder, running_host
 from wasmind.config.manifest import Interest
 from wasmind.config.spawning import SpawnRules
 from wasmind.runtime import supervisor
-from wasmind.runtime.bus import BusMessage
+from wasmind.runtime.bus import BusMessage, each
 from wasmind.runtime.context import SpawnError
 from wasmind.runtime.grants import Limits
 from wasmind.runtime.host import ActorHost
@@ -473,7 +473,7 @@ async def _error_events(rec: Recorder) -> list[dict]:  # type: ignore[type-arg]
     async def on_error(message: BusMessage) -> None:
         errors.append(json.loads(message.payload))
 
-    await rec.connection.subscribe("wasmind.test.evt.error", on_error)
+    await rec.connection.subscribe("wasmind.test.evt.error", each(on_error))
     return errors
 
 

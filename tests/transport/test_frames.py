@@ -11,7 +11,8 @@ import pytest
 from nats.aio.client import Client
 from nats.protocol import parser as nats_parser
 
-from wasmind.transport.frames import FrameReader
+from wasmind.runtime.bus import each
+from wasmind.transport.frames import Frame, FrameReader
 from wasmind.transport.nats import NatsBus, NatsOptions, connect
 
 pytestmark = pytest.mark.anyio
@@ -52,8 +53,8 @@ class Recorder:
         self.reader = FrameReader.of(self.client)
         self.reader.route(OURS, self.receive)
 
-    def receive(self, subject: str, headers: dict[str, str] | None, payload: bytes) -> None:
-        self.events.append(("ours", subject, headers, payload))
+    def receive(self, frames: list[Frame]) -> None:
+        self.events.extend(("ours", subject, headers, payload) for subject, headers, payload in frames)
 
     async def feed(self, data: bytes, chunk: int) -> None:
         for start in range(0, len(data), chunk):
@@ -209,7 +210,7 @@ async def test_a_frame_begun_by_nats_pys_parser_is_finished_by_it() -> None:
     assert client._ps.state == nats_parser.AWAITING_MSG_PAYLOAD
     reader = FrameReader.of(client)
     mine: list[bytes] = []
-    reader.route(7, lambda subject, headers, payload: mine.append(payload))
+    reader.route(7, lambda frames: mine.extend(payload for _, _, payload in frames))
     await client._ps.parse(b"lo\r\nMSG b 7 2\r\n")  # nats-py finishes its frame, and only that one
     await client._ps.parse(b"ok\r\nMSG c 7 3\r\nnew\r\n")
     assert seen == [(7, b"hello")]
@@ -253,7 +254,7 @@ async def test_requests_on_the_connection_of_a_bus_still_get_their_replies(nats_
                 if len(inbox) == 20:
                     all_in.set()
 
-            await bus.subscribe(f"{subject}.bus", on_message)
+            await bus.subscribe(f"{subject}.bus", each(on_message))
             for n in range(20):
                 reply = await nc.request(subject, b"ping %d" % n, timeout=5)
                 assert reply.data == b"PING %d" % n

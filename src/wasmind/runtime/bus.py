@@ -6,10 +6,10 @@ NATS subject wildcards (``*`` one token, ``>`` the rest), per-publisher order, a
 connection's own messages.
 """
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
-__all__ = ["Bus", "BusMessage", "Handler", "Subscription", "subject_matches"]
+__all__ = ["Bus", "BusMessage", "Handler", "MessageHandler", "Subscription", "each", "subject_matches"]
 
 
 class BusMessage(NamedTuple):
@@ -22,11 +22,37 @@ class BusMessage(NamedTuple):
     """The subscription pattern through which it was received."""
 
 
-Handler = Callable[[BusMessage], Awaitable[None] | None]
-"""Called with each message, in arrival order. A handler that finishes its work at once returns
+Handler = Callable[[Sequence[BusMessage]], Awaitable[None] | None]
+"""Called with messages of one subscription that arrived together (one or many: a burst read in
+one pass costs one call), in arrival order. A handler that finishes its work at once returns
 ``None`` (the transport then goes on without a task switch: the hot path); one that has to wait
-returns an awaitable (an ``async def`` handler returns its coroutine), which the transport awaits
-before the next message of that connection."""
+returns an awaitable (an ``async def`` handler returns its coroutine), which finishes handling
+the messages it was given; the transport awaits it before the next messages of that connection."""
+
+MessageHandler = Callable[[BusMessage], Awaitable[None] | None]
+"""A handler of one message at a time (see :func:`each`)."""
+
+
+def each(handler: MessageHandler) -> Handler:
+    """A :data:`Handler` that gives ``handler`` the messages one by one, in order, each after what
+    the one before left to await."""
+
+    def handle(messages: Sequence[BusMessage]) -> Awaitable[None] | None:
+        for index, message in enumerate(messages):
+            pending = handler(message)
+            if pending is not None:
+                return _after(pending, handler, messages[index + 1 :])
+        return None
+
+    return handle
+
+
+async def _after(pending: Awaitable[None], handler: MessageHandler, rest: Sequence[BusMessage]) -> None:
+    await pending
+    for message in rest:
+        more = handler(message)
+        if more is not None:
+            await more
 
 
 class Subscription(Protocol):
@@ -43,7 +69,8 @@ class Bus(Protocol):
         """Publish one message."""
 
     async def subscribe(self, pattern: str, handler: Handler) -> Subscription:
-        """Receive every message matching ``pattern``; handlers see messages in arrival order."""
+        """Receive every message matching ``pattern``; handlers see messages in arrival order, in
+        batches of those that arrived together (:data:`Handler`; :func:`each` for one at a time)."""
 
     async def flush(self) -> None:
         """Wait until everything published so far has reached the transport."""

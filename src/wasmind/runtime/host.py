@@ -635,25 +635,44 @@ class ActorHost:
         for member in members:
             await member.deliver(envelope)
 
-    def _on_bus(self, message: BusMessage) -> Awaitable[None] | None:
-        arrival = self._arrivals.get((message.subject, message.pattern))
-        if arrival is None:
-            arrival = self._arrival(message.subject, message.pattern)
-            if arrival is None:
-                return None
-        scope, message_type, targets = arrival
-        envelope = envelope_from_wire(message_type, scope, message.headers, message.payload)
-        if HEADER_HOST not in message.headers:
-            problem = payload_problem(message_type, message.payload, self.max_payload)
-            if problem is not None:
-                return self._refuse_external(message.subject, envelope, problem)
-        if envelope.replayable and all(known.id != envelope.id for known in self.replayable):
-            self.replayable.append(envelope)
+    def _on_bus(self, messages: Sequence[BusMessage]) -> Awaitable[None] | None:
+        """Deliver messages from the bus, in order; what is left to await when a mailbox is full
+        or a message is refused (it delivers the rest of ``messages`` too)."""
+        waiting, rest = self._deliver_from_bus(messages)
+        return None if waiting is None else self._then_deliver(waiting, rest)
+
+    def _deliver_from_bus(
+        self, messages: Sequence[BusMessage]
+    ) -> tuple[Awaitable[None] | None, Sequence[BusMessage]]:
+        """Deliver ``messages`` until one has to wait: what it left to await and the messages
+        behind it (``None, ()`` once all were delivered)."""
+        arrivals = self._arrivals
         self._bus_delivery = True
         try:
-            return self._deliver_to(envelope, targets, message.pattern)
+            for index, (subject, headers, payload, pattern) in enumerate(messages):
+                arrival = arrivals.get((subject, pattern)) or self._arrival(subject, pattern)
+                if arrival is None:
+                    continue
+                scope, message_type, targets = arrival
+                envelope = envelope_from_wire(message_type, scope, headers, payload)
+                if HEADER_HOST not in headers:
+                    problem = payload_problem(message_type, payload, self.max_payload)
+                    if problem is not None:
+                        return self._refuse_external(subject, envelope, problem), messages[index + 1 :]
+                if envelope.replayable and all(known.id != envelope.id for known in self.replayable):
+                    self.replayable.append(envelope)
+                waiting = self._deliver_to(envelope, targets, pattern)
+                if waiting is not None:
+                    return waiting, messages[index + 1 :]
+            return None, ()
         finally:
             self._bus_delivery = False
+
+    async def _then_deliver(self, waiting: Awaitable[None] | None, rest: Sequence[BusMessage]) -> None:
+        """Wait for ``waiting``, then deliver ``rest``, waiting again whenever a delivery has to."""
+        while waiting is not None:
+            await waiting
+            waiting, rest = self._deliver_from_bus(rest)
 
     def _arrival(self, subject: str, pattern: str) -> _Arrival | None:
         """Scope, message type and local targets of messages on ``subject`` received through

@@ -18,11 +18,14 @@ import nats.errors
 from nats.aio.client import _HEADER_KEY_RE, _HEADER_VALUE_NEWLINES, Client
 from nats.protocol import parser as nats_parser
 
-__all__ = ["FrameReader", "Receiver", "hpub_command", "plain_headers"]
+__all__ = ["Frame", "FrameReader", "Receiver", "hpub_command", "plain_headers"]
 
-Receiver = Callable[[str, dict[str, str] | None, bytes], None]
-"""``receive(subject, headers, payload)`` for one subscription, called in wire order; it must not
-block (it may run inside the socket's ``data_received``)."""
+Frame = tuple[str, dict[str, str] | None, bytes]
+"""``(subject, headers, payload)`` of one message frame (headers ``None`` when it has none)."""
+Receiver = Callable[[list[Frame]], None]
+"""``receive(frames)`` for one subscription: the frames of it that arrived together, in wire order
+(a burst read in one pass is one call); it must not block (it may run inside the socket's
+``data_received``)."""
 
 _PLAIN_HEADER_BLOCK = b"NATS/1.0\r\n"
 _PLAIN_BLOCK_SIZE = len(_PLAIN_HEADER_BLOCK)
@@ -44,8 +47,9 @@ class FrameReader:
 
     Installed once per client (:meth:`of`), as the parse method of the client's protocol parser:
     nats-py's read loop hands it every chunk it reads. Frames for a subscription id routed here
-    (:meth:`route`) go to its receiver synchronously, as they are parsed; any other frame is
-    given to nats-py's own parser unchanged, so ordering across both holds.
+    (:meth:`route`) go to its receiver synchronously, each run of frames of one subscription in
+    one call, before anything behind them; any other frame is given to nats-py's own parser
+    unchanged, so ordering across both holds.
 
     Once the read loop has run on a connection, the reader also takes the socket's bytes as they
     arrive (the stream protocol's ``data_received``): while nats-py has nothing left to read or
@@ -124,8 +128,9 @@ class FrameReader:
         (control lines, other subscriptions, status headers) or a malformed one.
 
         One pass over a copy of the buffer (the path of every message a host receives: no call
-        per frame but the receiver's); the frames delivered leave the buffer at the end. A
-        control line at the head returns before the copy (the reader comes back after each).
+        per frame); each run of frames of one subscription goes to its receiver in one call, and
+        the frames delivered leave the buffer at the end. A control line at the head returns
+        before the copy (the reader comes back after each).
         """
         if not buf.startswith(_MESSAGE_VERBS):
             return _is_partial_verb(buf)
@@ -134,6 +139,8 @@ class FrameReader:
         size = len(data)
         at = taken = taken_bytes = 0
         subject_text = _SUBJECT_TEXT
+        run: list[Frame] = []
+        run_sid = -1
         try:
             while at < size:
                 if data.startswith(b"HMSG ", at):
@@ -153,8 +160,16 @@ class FrameReader:
                 stop = start + total
                 if stop + 2 > size:
                     return True
-                receiver = receivers.get(sid)
-                if receiver is None or (header_size and not data.startswith(_PLAIN_HEADER_BLOCK, start)):
+                if sid != run_sid:
+                    if sid not in receivers or (
+                        header_size and not data.startswith(_PLAIN_HEADER_BLOCK, start)
+                    ):
+                        return False
+                    if run:
+                        delivered, run = run, []
+                        _hand_run(receivers, run_sid, delivered)
+                    run_sid = sid
+                elif header_size and not data.startswith(_PLAIN_HEADER_BLOCK, start):
                     return False
                 payload = data[start + header_size : stop]
                 headers = plain_headers(data[start : start + header_size]) if header_size else None
@@ -164,7 +179,7 @@ class FrameReader:
                 text = subject_text.get(subject)
                 if text is None:
                     text = _subject_text(subject)
-                receiver(text, headers, payload)
+                run.append((text, headers, payload))
             return True
         finally:
             del buf[:at]
@@ -172,6 +187,8 @@ class FrameReader:
                 stats = self._nc.stats
                 stats["in_msgs"] += taken
                 stats["in_bytes"] += taken_bytes
+            if run:
+                _hand_run(receivers, run_sid, run)
 
     async def _nats_frame(self, buf: bytearray) -> bool:
         """Let nats-py handle the frame at the head of ``buf`` (a control line, a message of one of
@@ -200,7 +217,7 @@ class FrameReader:
         stats = self._nc.stats
         stats["in_msgs"] += 1
         stats["in_bytes"] += len(payload)
-        receiver(subject.decode("utf-8", "replace"), headers, payload)
+        receiver([(subject.decode("utf-8", "replace"), headers, payload)])
 
     async def _control_line(self) -> bool:
         """Let nats-py's parser handle the control line at the head of the buffer (``PING``,
@@ -265,6 +282,14 @@ class FrameReader:
         rest = bytes(buf)
         del buf[:]
         feed(rest)
+
+
+def _hand_run(receivers: dict[int, Receiver], sid: int, run: list[Frame]) -> None:
+    """Give a run of frames to the receiver of ``sid`` (none if it was unrouted meanwhile: the
+    frames are dropped, as nats-py drops those of unknown subscriptions)."""
+    receiver = receivers.get(sid)
+    if receiver is not None:
+        receiver(run)
 
 
 def _is_partial_verb(rest: bytes | bytearray) -> bool:

@@ -49,7 +49,7 @@ class InProcessConnection:
             if not sub.active or (self.no_echo and sub.connection is self):
                 continue
             if subject_matches(sub.pattern, subject):
-                pending = sub.handler(BusMessage(subject, dict(headers), payload, sub.pattern))
+                pending = sub.handler((BusMessage(subject, dict(headers), payload, sub.pattern),))
                 if pending is not None:
                     await pending
 

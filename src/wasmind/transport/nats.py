@@ -26,7 +26,7 @@ from nats.aio.client import Client
 from nats.aio.transport import TcpTransport
 
 from wasmind.runtime.bus import BusMessage, Handler
-from wasmind.transport.frames import FrameReader, hpub_command
+from wasmind.transport.frames import Frame, FrameReader, hpub_command
 
 __all__ = [
     "NatsBus",
@@ -40,9 +40,15 @@ log = structlog.get_logger("wasmind.transport")
 
 _FLUSH_TIMEOUT = 10  # seconds (nats-py types it as int)
 _DISPATCH_SLICE = 256
+"""Backlogged messages the dispatcher delivers before it lets other tasks run (and at most one
+handler call's worth, unless one read brought more)."""
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 """The headers of a message that came without any (shared, read-only)."""
-"""Backlogged messages the dispatcher delivers before it lets other tasks run."""
+_message: Callable[[tuple[str, Mapping[str, str], bytes, str]], BusMessage] = functools.partial(
+    tuple.__new__, BusMessage
+)
+"""``BusMessage`` from its four fields as one tuple: what ``BusMessage._make`` does, without its
+Python-level checks (one per message received)."""
 
 _ENV_PATHS = {
     "creds_file": "WASMIND_NATS_CREDS",
@@ -405,11 +411,13 @@ class NatsBus:
     ``tests/transport`` fail loudly if they change). Handlers see the messages of all its
     subscriptions in wire order:
 
-    - while nothing is waiting, a message goes to its handler at once, inside the client's read
-      loop; a handler that finishes synchronously (returns ``None``) costs no task switch;
+    - while nothing is waiting, messages go to their handler at once, inside the client's read
+      loop, the run of one subscription's messages of a read in one call; a handler that
+      finishes synchronously (returns ``None``) costs no task switch;
     - a handler that returns an awaitable (it has to wait, e.g. for room in a mailbox) is awaited
       by the bus's dispatcher task, and the messages behind it wait in the bus's backlog, so
-      the read loop keeps reading (``PING``, replies to requests) while handlers are slow.
+      the read loop keeps reading (``PING``, replies to requests) while handlers are slow; the
+      dispatcher hands them on in runs of one subscription, as they queued.
 
     Overflow (more than ``pending_msgs_limit`` messages in the backlog, or ``pending_bytes_limit``
     payload bytes waiting for one subscription) is dropped and reported as a
@@ -439,7 +447,9 @@ class NatsBus:
         self._pending_msgs_limit = pending_msgs_limit
         self._pending_bytes_limit = pending_bytes_limit
         self._subs: dict[int, _Entry] = {}
-        self._backlog: deque[tuple[_Entry, BusMessage]] = deque()
+        self._backlog: deque[tuple[_Entry, list[BusMessage]]] = deque()
+        """Messages waiting behind a handler, as they arrived (a run of one subscription each)."""
+        self._backlog_messages = 0
         self._busy = False
         """The dispatcher owns delivery: a handler is being awaited or messages wait behind one."""
         self._current: Awaitable[None] | None = None
@@ -568,25 +578,56 @@ class NatsBus:
     ) -> None:
         await self.close()
 
-    def _receive(self, entry: _Entry, subject: str, headers: dict[str, str] | None, payload: bytes) -> None:
-        """A frame of ``entry``'s subscription, from the client's read loop or straight from the
-        socket, in wire order."""
-        message = BusMessage(subject, headers or _NO_HEADERS, payload, entry.pattern)
+    def _receive(self, entry: _Entry, frames: list[Frame]) -> None:
+        """Frames of ``entry``'s subscription that arrived together, from the client's read loop or
+        straight from the socket, in wire order."""
+        pattern = entry.pattern
+        messages = [
+            _message((subject, headers or _NO_HEADERS, payload, pattern))
+            for subject, headers, payload in frames
+        ]
         if not self._busy:
-            self._current = self._call(entry, message)
+            self._current = self._call(entry, messages)
             if self._current is not None:
                 self._busy = True
                 self._wake()
             return
-        if len(self._backlog) >= self._pending_msgs_limit or (
-            self._pending_bytes_limit > 0 and entry.pending_bytes + len(payload) >= self._pending_bytes_limit
+        self._queue(entry, messages)
+
+    def _queue(self, entry: _Entry, messages: list[BusMessage]) -> None:
+        """Put messages that must wait behind a handler in the backlog, up to the limits (what is
+        over them is dropped and reported)."""
+        size = sum(len(message.payload) for message in messages)
+        if self._backlog_messages + len(messages) > self._pending_msgs_limit or (
+            self._pending_bytes_limit > 0 and entry.pending_bytes + size >= self._pending_bytes_limit
         ):
-            self._report_drop(
-                nats.errors.SlowConsumerError(subject=subject, reply="", sid=entry.sid, sub=entry.sub)
-            )
-            return
-        entry.pending_bytes += len(payload)
-        self._backlog.append((entry, message))
+            messages, size = self._within_limits(entry, messages)
+            if not messages:
+                return
+        entry.pending_bytes += size
+        self._backlog_messages += len(messages)
+        self._backlog.append((entry, messages))
+
+    def _within_limits(self, entry: _Entry, messages: list[BusMessage]) -> tuple[list[BusMessage], int]:
+        """The messages that fit in the backlog, in order, and their payload bytes; each of the
+        others is reported as a slow consumer's drop."""
+        kept: list[BusMessage] = []
+        size = 0
+        for message in messages:
+            payload = len(message.payload)
+            if self._backlog_messages + len(kept) >= self._pending_msgs_limit or (
+                self._pending_bytes_limit > 0
+                and entry.pending_bytes + size + payload >= self._pending_bytes_limit
+            ):
+                self._report_drop(
+                    nats.errors.SlowConsumerError(
+                        subject=message.subject, reply="", sid=entry.sid, sub=entry.sub
+                    )
+                )
+                continue
+            kept.append(message)
+            size += payload
+        return kept, size
 
     def _report_drop(self, error: nats.errors.SlowConsumerError) -> None:
         """Tell the connection's ``error_cb``, from a task (delivery never waits for it)."""
@@ -602,12 +643,12 @@ class NatsBus:
             self._reporter = None
 
     @staticmethod
-    def _call(entry: _Entry, message: BusMessage) -> Awaitable[None] | None:
+    def _call(entry: _Entry, messages: list[BusMessage]) -> Awaitable[None] | None:
         """Run the handler; what it left to await (``None``: done). Its errors are logged."""
         try:
-            return entry.handler(message)
+            return entry.handler(messages)
         except Exception:
-            log.exception("bus handler failed", subject=message.subject, pattern=entry.pattern)
+            log.exception("bus handler failed", subject=messages[0].subject, pattern=entry.pattern)
             return None
 
     def _wake(self) -> None:
@@ -631,12 +672,12 @@ class NatsBus:
                 except Exception:
                     log.exception("bus handler failed")
             elif self._backlog:
-                entry, message = self._backlog.popleft()
-                entry.pending_bytes -= len(message.payload)
+                entry, messages = self._next_batch()
                 if self._subs.get(entry.sid) is entry:  # else unsubscribed meanwhile
-                    self._current = self._call(entry, message)
-                delivered += 1
-                if delivered % _DISPATCH_SLICE == 0:
+                    self._current = self._call(entry, messages)
+                delivered += len(messages)
+                if delivered >= _DISPATCH_SLICE:
+                    delivered = 0
                     await asyncio.sleep(0)  # handlers that never wait must not starve the loop
             else:
                 self._busy = False
@@ -645,6 +686,16 @@ class NatsBus:
                     await self._wakeup
                 finally:
                     self._wakeup = None
+
+    def _next_batch(self) -> tuple[_Entry, list[BusMessage]]:
+        """The next messages of the backlog: those of one subscription that queued one after the
+        other, up to :data:`_DISPATCH_SLICE` and at least one read's worth (one handler call)."""
+        entry, messages = self._backlog.popleft()
+        while self._backlog and self._backlog[0][0] is entry and len(messages) < _DISPATCH_SLICE:
+            messages += self._backlog.popleft()[1]
+        self._backlog_messages -= len(messages)
+        entry.pending_bytes -= sum(len(message.payload) for message in messages)
+        return entry, messages
 
     async def _unsubscribe(self, sid: int) -> None:
         entry = self._subs.pop(sid, None)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Self
 
 import anyio
+import anyio.lowlevel
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -390,7 +391,7 @@ class _Flood:
         for index in range(publishes):
             await self.nc.publish(subject, payload, headers=self.headers)
             if index % PUBLISH_SLICE == PUBLISH_SLICE - 1:
-                await anyio.sleep(0)  # let nats-py's flusher task write what is queued
+                await anyio.lowlevel.checkpoint()  # let nats-py's flusher task write what is queued
         reply = await self._done.next_msg(timeout=max(120, count / 100))
         elapsed = time.perf_counter() - started
         seen = json.loads(reply.data)["count"]
