@@ -10,6 +10,7 @@ import pytest
 from harness import SWARM, Recorder
 
 from wasmind.config.manifest import Interest
+from wasmind.runtime.grants import Limits
 from wasmind.runtime.host import ActorHost
 from wasmind.runtime.workers import Started
 from wasmind.transport.nats import NatsBus, NatsOptions, connect
@@ -115,3 +116,26 @@ async def test_messages_from_the_bus_follow_agents_that_come_and_go(kit, nats_ur
     finally:
         await observer.close()
         await host_nc.close()
+
+
+async def test_a_burst_into_a_small_mailbox_arrives_whole_and_in_order(kit, nats_url: str) -> None:
+    """A burst comes off the socket in runs (one bus call each); when the mailbox fills in the
+    middle of a run, the rest of it and what arrives behind it wait, in order, and none is lost."""
+    observer = await connect(NatsOptions(servers=(nats_url,)), name="observer")
+    host_nc = await connect(NatsOptions(servers=(nats_url,)), no_echo=True, name="host")
+    echo = kit.spec("echo", limits=Limits(mailbox_capacity=4, mailbox_wait_seconds=30))
+    try:
+        rec = await Recorder(_Broker(NatsBus(observer))).start()
+        bus = NatsBus(host_nc)
+        async with ActorHost({"echo": echo}, bus=bus, swarm=SWARM, host_id="h1") as host:
+            await host.start_agent("aaaaaa", None, "A", ["echo"])
+            await bus.flush()
+            for n in range(300):
+                await rec.publish("echo.request", {"n": n}, scope="cccccc")
+            with anyio.fail_after(30):
+                replies = await rec.wait_for("echo.reply", lambda e: True, count=300)
+            assert host.agents["aaaaaa"].members[0].mailbox.stats().dropped == 0
+    finally:
+        await observer.close()
+        await host_nc.close()
+    assert [json.loads(e.payload)["n"] for e in replies] == list(range(300))

@@ -105,6 +105,31 @@ async def test_frames_and_control_lines_come_out_in_wire_order_however_the_strea
     assert recorder.client.stats["in_bytes"] == len(b"hello" + b"abc")
 
 
+async def test_each_run_of_one_subscriptions_frames_in_a_read_is_one_call() -> None:
+    recorder = Recorder()
+    for sid in (OURS, 11):
+        recorder.reader.route(
+            sid, lambda frames, sid=sid: recorder.events.append(("run", sid, [p for _, _, p in frames]))
+        )
+    block = b"NATS/1.0\r\nK: v\r\n\r\n"
+    burst = (
+        hmsg(b"a", OURS, block, b"1")
+        + hmsg(b"a", OURS, block, b"2")
+        + hmsg(b"b", 11, block, b"3")
+        + hmsg(b"a", OURS, block, b"4")
+        + b"PING\r\n"
+        + hmsg(b"a", OURS, block, b"5")
+    )
+    await recorder.feed(burst, len(burst))  # one read
+    assert recorder.events == [
+        ("run", OURS, [b"1", b"2"]),
+        ("run", 11, [b"3"]),
+        ("run", OURS, [b"4"]),
+        ("ping",),
+        ("run", OURS, [b"5"]),
+    ]
+
+
 class _Socket(asyncio.Transport):
     """The transport side of a stream protocol, for a connection without a socket."""
 

@@ -5,7 +5,7 @@ import shutil
 import socket
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -593,3 +593,44 @@ def test_invalid_options_are_rejected_early() -> None:
         NatsOptions(servers=())
     with pytest.raises(ValueError, match="tls_cert and tls_key"):
         NatsOptions(tls_cert=Path("c.pem"))
+
+
+async def test_messages_that_waited_behind_a_handler_go_on_in_runs_in_order(nats_url: str) -> None:
+    """Handlers get what arrived together in one call, and what queued behind a slow one in runs
+    of one subscription (at most the dispatch slice, in order)."""
+    p = _prefix()
+    release = anyio.Event()
+    calls: list[list[int]] = []
+    got_all = anyio.Event()
+
+    async def wait_then_record(numbers: list[int]) -> None:
+        await release.wait()
+        record(numbers)
+
+    def record(numbers: list[int]) -> None:
+        calls.append(numbers)
+        if sum(map(len, calls)) == 600:
+            got_all.set()
+
+    def handler(messages: Sequence[BusMessage]) -> Awaitable[None] | None:
+        numbers = [int(m.payload) for m in messages]
+        if not calls and not release.is_set():
+            return wait_then_record(numbers)  # the first call waits: the rest queue behind it
+        record(numbers)
+        return None
+
+    async with bus_on(nats_url) as pub, bus_on(nats_url) as bus:
+        await bus.subscribe(f"{p}.x", handler)
+        await pub.publish(f"{p}.x", {}, b"0")
+        await pub.flush()
+        await anyio.sleep(0.1)
+        for n in range(1, 600):
+            await pub.publish(f"{p}.x", {}, b"%d" % n)
+        await pub.flush()
+        await bus.flush()
+        release.set()
+        with anyio.fail_after(10):
+            await got_all.wait()
+    assert [n for call in calls for n in call] == list(range(600))
+    assert calls[0] == [0] and max(map(len, calls[1:])) > 1  # runs, not one message a call
+    assert all(len(call) <= 256 for call in calls[1:])  # the backlog goes on a slice at a time

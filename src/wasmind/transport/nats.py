@@ -40,8 +40,8 @@ log = structlog.get_logger("wasmind.transport")
 
 _FLUSH_TIMEOUT = 10  # seconds (nats-py types it as int)
 _DISPATCH_SLICE = 256
-"""Backlogged messages the dispatcher delivers before it lets other tasks run (and at most one
-handler call's worth, unless one read brought more)."""
+"""Backlogged messages the dispatcher delivers before it lets other tasks run (and at most in
+one handler call)."""
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 """The headers of a message that came without any (shared, read-only)."""
 _message: Callable[[tuple[str, Mapping[str, str], bytes, str]], BusMessage] = functools.partial(
@@ -688,11 +688,14 @@ class NatsBus:
                     self._wakeup = None
 
     def _next_batch(self) -> tuple[_Entry, list[BusMessage]]:
-        """The next messages of the backlog: those of one subscription that queued one after the
-        other, up to :data:`_DISPATCH_SLICE` and at least one read's worth (one handler call)."""
+        """The next messages of the backlog for one handler call: those of one subscription that
+        queued one after the other, up to :data:`_DISPATCH_SLICE`."""
         entry, messages = self._backlog.popleft()
-        while self._backlog and self._backlog[0][0] is entry and len(messages) < _DISPATCH_SLICE:
+        while len(messages) < _DISPATCH_SLICE and self._backlog and self._backlog[0][0] is entry:
             messages += self._backlog.popleft()[1]
+        if len(messages) > _DISPATCH_SLICE:
+            self._backlog.appendleft((entry, messages[_DISPATCH_SLICE:]))
+            messages = messages[:_DISPATCH_SLICE]
         self._backlog_messages -= len(messages)
         entry.pending_bytes -= sum(len(message.payload) for message in messages)
         return entry, messages
