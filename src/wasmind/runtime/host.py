@@ -41,7 +41,7 @@ from wasmind.wire.control import ErrorEvent
 from wasmind.wire.envelope import HEADER_HOST, Envelope, envelope_from_wire, envelope_to_headers, target_scope
 from wasmind.wire.ids import CONTEXT_SENDER, READY_SENDER, ROOT_SCOPE, new_scope, root_id
 from wasmind.wire.messages import ActorReady, AgentSpawned, AllActorsReady, Exit, UserNotification, encode
-from wasmind.wire.validation import payload_problem
+from wasmind.wire.validation import checks_content, payload_problem
 
 __all__ = ["ActorHost", "AgentControl", "AgentRecord", "LocalAgentControl"]
 
@@ -51,8 +51,9 @@ OUTBOUND_LIMIT = 10_000
 """Guest broadcasts a host holds before making the broadcasting guests wait."""
 TARGET_CACHE_SIZE = 4096
 """Delivery target lists a host remembers (one per message type, scope and pattern seen)."""
-_Arrival = tuple[str, str, tuple[SupervisedActor, ...]]
-"""``(scope, message type, local targets)`` of a subject received through a pattern."""
+_Arrival = tuple[str, str, tuple[SupervisedActor, ...], bool]
+"""``(scope, message type, local targets, content checked)`` of a subject received through a
+pattern (the last: whether an outsider's payload of that type is checked beyond its size)."""
 MAX_PAYLOAD = 1 << 20
 """Largest payload a host publishes (NATS's default ``max_payload``); larger ones are refused."""
 
@@ -350,7 +351,7 @@ class ActorHost:
 
     def _end_agent(self, record: AgentRecord, exit_envelope: Envelope) -> None:
         for member in record.members:
-            member.mailbox.put_urgent((exit_envelope, None))
+            member.queue_exit(exit_envelope)
 
     async def stop_agent(self, scope: str) -> None:
         """End agent ``scope`` as if its ``Exit`` arrived, and wait until its destructors ran."""
@@ -653,9 +654,9 @@ class ActorHost:
                 arrival = arrivals.get((subject, pattern)) or self._arrival(subject, pattern)
                 if arrival is None:
                     continue
-                scope, message_type, targets = arrival
+                scope, message_type, targets, checked = arrival
                 envelope = envelope_from_wire(message_type, scope, headers, payload)
-                if HEADER_HOST not in headers:
+                if HEADER_HOST not in headers and (checked or len(payload) > self.max_payload):
                     problem = payload_problem(message_type, payload, self.max_payload)
                     if problem is not None:
                         return self._refuse_external(subject, envelope, problem), messages[index + 1 :]
@@ -688,6 +689,7 @@ class ActorHost:
             scope,
             message_type,
             self._targets(message_type, scope, pattern),
+            checks_content(message_type),
         )
         return arrival
 

@@ -67,6 +67,8 @@ class SupervisedActor:
         """The message loop waits on an empty mailbox: the next message may start its call at once."""
         self._early: tuple[Delivery, StartedCalls] | None = None
         """A lone message whose call :meth:`offer` started, and that call."""
+        self._exit_queued = False
+        """The own-scope ``Exit`` is in the mailbox (batches are searched for it only then)."""
 
     @property
     def label(self) -> str:
@@ -95,11 +97,17 @@ class SupervisedActor:
         """An ``Exit`` of this actor's scope ends it instead of being delivered."""
         return envelope.message_type == EXIT_TYPE and envelope.from_scope == self.scope
 
+    def queue_exit(self, envelope: Envelope) -> None:
+        """Queue the own-scope ``Exit`` even when the mailbox is full (it ends the message loop
+        where it is in the queue)."""
+        self.mailbox.put_urgent((envelope, None))
+        self._exit_queued = True
+
     def offer(self, envelope: Envelope) -> bool:
         """Queue a message if the mailbox has room now (an own-scope ``Exit`` always goes in);
         False when it has not: then :meth:`deliver` waits for room."""
         if envelope.message_type == EXIT_TYPE and envelope.from_scope == self.scope:  # is_own_exit
-            self.mailbox.put_urgent((envelope, None))
+            self.queue_exit(envelope)
             return True
         delivery: Delivery
         if tracing.enabled():  # a span only for a message that goes in
@@ -228,7 +236,7 @@ class SupervisedActor:
                 if early is not None and batch[0] is early[0]:  # its call is running already
                     self.mailbox.requeue(batch[1:])  # the next round takes them
                     batch, started = batch[:1], early[1]
-                exit_at = next((i for i, (e, _) in enumerate(batch) if self.is_own_exit(e)), None)
+                exit_at = self._exit_in(batch) if self._exit_queued else None
                 await self._deliver_batch(batch if exit_at is None else batch[:exit_at], started)
                 if exit_at is not None:
                     break
@@ -238,6 +246,10 @@ class SupervisedActor:
             with anyio.CancelScope(shield=True):
                 await self._destroy()
             self.stopped.set()
+
+    def _exit_in(self, batch: list[Delivery]) -> int | None:
+        """Where the own-scope ``Exit`` is in ``batch``, if it is."""
+        return next((i for i, (envelope, _) in enumerate(batch) if self.is_own_exit(envelope)), None)
 
     async def _deliver_batch(self, batch: list[Delivery], started: StartedCalls | None = None) -> None:
         """Hand ``batch`` to the instance (``started``: its calls were begun already)."""

@@ -153,8 +153,14 @@ class FrameReader:
                 if end < 0:
                     return True
                 try:
-                    subject, sid, _, header_size, total = _frame_args(data[at:end], headered)
-                except nats.errors.ProtocolError:
+                    args = data[at:end].split()
+                    if headered and len(args) == 5:  # HMSG <subject> <sid> <header bytes> <total>
+                        subject, sid, header_size, total = args[1], int(args[2]), int(args[3]), int(args[4])
+                        if not 0 <= header_size <= total:
+                            return False
+                    else:  # with a reply subject, or a MSG
+                        subject, sid, _, header_size, total = _frame_args(args, headered)
+                except (ValueError, nats.errors.ProtocolError):
                     return False
                 start = end + 2
                 stop = start + total
@@ -335,9 +341,10 @@ def _cut_frame(buf: bytearray, start: int, header_size: int, stop: int) -> tuple
     return block, payload
 
 
-def _frame_args(line: bytes | bytearray, headered: bool) -> tuple[bytes, int, bytes, int, int]:
-    """``(subject, sid, reply, header bytes, total bytes)`` of a ``MSG``/``HMSG`` control line."""
-    args = line.split()
+def _frame_args(line: bytes | bytearray | list[bytes], headered: bool) -> tuple[bytes, int, bytes, int, int]:
+    """``(subject, sid, reply, header bytes, total bytes)`` of a ``MSG``/``HMSG`` control line (or
+    of its words, split already)."""
+    args = line if isinstance(line, list) else line.split()
     try:
         if headered:  # HMSG <subject> <sid> [reply] <header bytes> <total bytes>
             with_reply = len(args) == 6

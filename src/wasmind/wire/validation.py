@@ -2,10 +2,15 @@
 
 from wasmind.wire.messages import MESSAGE_TYPES, MessageDecodeError, decode
 
-__all__ = ["RESERVED_PREFIX", "payload_problem"]
+__all__ = ["RESERVED_PREFIX", "checks_content", "payload_problem"]
 
 RESERVED_PREFIX = "wasmind.common."
 """Message types under this prefix are ours: unknown ones are refused (custom types pass unchecked)."""
+
+
+def checks_content(message_type: str) -> bool:
+    """Whether :func:`payload_problem` looks at more than a payload's size for this type."""
+    return message_type in MESSAGE_TYPES or message_type.startswith(RESERVED_PREFIX)
 
 
 def payload_problem(message_type: str, payload: bytes, max_payload: int) -> str | None:
