@@ -93,3 +93,29 @@ async def test_offer_wakes_a_waiting_consumer() -> None:
             await anyio.sleep(0.02)
             assert box.offer(9) == 1
     assert taken == [9]
+
+
+async def test_offer_many_takes_the_first_items_that_fit_in_order() -> None:
+    box: Mailbox[int] = Mailbox(4)
+    assert box.offer(0) == 1
+    assert box.offer_many([1, 2, 3, 4, 5]) == 3  # room for three: 1, 2, 3
+    assert box.offer_many([4, 5]) == 0
+    assert box.stats() == MailboxStats(depth=4, capacity=4, delivered=4, dropped=0)
+    assert await box.get_batch(10) == [0, 1, 2, 3]
+    box.close()
+    assert box.offer_many([6]) == 0
+
+
+async def test_offer_many_wakes_a_waiting_consumer_once() -> None:
+    box: Mailbox[int] = Mailbox(8)
+    with anyio.fail_after(2):
+        async with anyio.create_task_group() as tg:
+            batches: list[list[int]] = []
+
+            async def consumer() -> None:
+                batches.append(await box.get_batch(8))
+
+            tg.start_soon(consumer)
+            await anyio.sleep(0.02)
+            assert box.offer_many([1, 2, 3]) == 3
+    assert batches == [[1, 2, 3]]

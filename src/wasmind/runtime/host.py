@@ -646,8 +646,16 @@ class ActorHost:
         self, messages: Sequence[BusMessage]
     ) -> tuple[Awaitable[None] | None, Sequence[BusMessage]]:
         """Deliver ``messages`` until one has to wait: what it left to await and the messages
-        behind it (``None, ()`` once all were delivered)."""
+        behind it (``None, ()`` once all were delivered).
+
+        Consecutive messages for one and the same instance (a burst, the usual case) go into its
+        mailbox together (:meth:`SupervisedActor.offer_many`), unless spans are recorded.
+        """
         arrivals = self._arrivals
+        together = not tracing.enabled()
+        run: list[Envelope] = []
+        """Envelopes for ``member`` not handed over yet, in order."""
+        member: SupervisedActor | None = None
         self._bus_delivery = True
         try:
             for index, (subject, headers, payload, pattern) in enumerate(messages):
@@ -659,15 +667,51 @@ class ActorHost:
                 if HEADER_HOST not in headers and (checked or len(payload) > self.max_payload):
                     problem = payload_problem(message_type, payload, self.max_payload)
                     if problem is not None:
+                        waiting = self._hand_run(member, run)
+                        if waiting is not None:
+                            return waiting, messages[index:]
                         return self._refuse_external(subject, envelope, problem), messages[index + 1 :]
                 if envelope.replayable and all(known.id != envelope.id for known in self.replayable):
                     self.replayable.append(envelope)
+                if together and len(targets) == 1 and message_type != EXIT_TYPE:
+                    if targets[0] is not member:
+                        waiting = self._hand_run(member, run)
+                        if waiting is not None:
+                            return waiting, messages[index:]
+                        member, run = targets[0], []
+                    run.append(envelope)
+                    continue
+                waiting = self._hand_run(member, run)
+                member, run = None, []
+                if waiting is not None:
+                    return waiting, messages[index:]
                 waiting = self._deliver_to(envelope, targets, pattern)
                 if waiting is not None:
                     return waiting, messages[index + 1 :]
-            return None, ()
+            return self._hand_run(member, run), ()
         finally:
             self._bus_delivery = False
+
+    def _hand_run(self, member: SupervisedActor | None, run: list[Envelope]) -> Awaitable[None] | None:
+        """Put ``run`` in ``member``'s mailbox; what is left to await when it is full."""
+        if not run or member is None:
+            return None
+        if len(run) > 1:
+            taken = member.offer_many(run)
+            return None if taken == len(run) else self._deliver_in_turn(member, run[taken:])
+        # a lone message goes the usual way: it may start its call at once
+        return None if member.offer(run[0]) else self._deliver_in_turn(member, run)
+
+    @staticmethod
+    async def _deliver_in_turn(member: SupervisedActor, envelopes: list[Envelope]) -> None:
+        """The rest of a run, in order: a message that finds the mailbox full waits for room
+        (:meth:`SupervisedActor.deliver`), then those behind it go in together as far as it has."""
+        at = 0
+        while at < len(envelopes):
+            await member.deliver(envelopes[at])
+            at += 1
+            if at < len(envelopes):
+                at += member.offer_many(envelopes[at:])
 
     async def _then_deliver(self, waiting: Awaitable[None] | None, rest: Sequence[BusMessage]) -> None:
         """Wait for ``waiting``, then deliver ``rest``, waiting again whenever a delivery has to."""

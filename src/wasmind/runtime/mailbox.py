@@ -96,6 +96,17 @@ class Mailbox(Generic[T]):
         self.dropped += 1
         return False
 
+    def offer_many(self, items: list[T]) -> int:
+        """Enqueue as many of ``items`` as there is room for now, in order: how many (the first
+        ones) were taken."""
+        room = 0 if self._closed else self.capacity - len(self._items)
+        taken = items if len(items) <= room else items[: max(0, room)]
+        if taken:
+            self._items.extend(taken)
+            self.delivered += len(taken)
+            _wake(self._reader)
+        return len(taken)
+
     def put_urgent(self, item: T) -> None:
         """Enqueue ``item`` even when full (used for ``Exit``, which must never be dropped)."""
         if not self._closed:

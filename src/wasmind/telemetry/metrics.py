@@ -172,10 +172,12 @@ def published(message_type: str, template: str) -> None:
         )
 
 
-def delivered(message_type: str, actor_id: str) -> None:
-    """One message put in an actor's mailbox."""
+def delivered(message_type: str, actor_id: str, count: int = 1) -> None:
+    """``count`` messages of one type put in an actor's mailbox."""
     if _instruments is not None:
-        _instruments.delivered.add(1, {"wasmind.message_type": message_type, "wasmind.actor_id": actor_id})
+        _instruments.delivered.add(
+            count, {"wasmind.message_type": message_type, "wasmind.actor_id": actor_id}
+        )
 
 
 def dropped(actor_id: str) -> None:
