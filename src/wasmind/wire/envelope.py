@@ -5,6 +5,7 @@ in headers (names below, the one place they are defined), next to W3C trace cont
 A publisher that sends only a subject and a body still works: see :func:`envelope_from_wire`.
 """
 
+import functools
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -97,6 +98,11 @@ def envelope_to_headers(envelope: Envelope, host: str | None = None) -> dict[str
     return headers
 
 
+_new_envelope = functools.partial(tuple.__new__, Envelope)
+"""``Envelope`` from all seven fields as one tuple: what ``Envelope._make`` does, without its
+Python-level checks (one per message a host receives)."""
+
+
 def envelope_from_wire(
     message_type: str, subject_scope: str, headers: Mapping[str, str] | None, payload: bytes
 ) -> Envelope:
@@ -107,14 +113,16 @@ def envelope_from_wire(
     """
     if not headers:
         return Envelope(root_id(), message_type, EXTERNAL_SENDER, subject_scope, payload)
-    get = headers.get  # positional and no trace copy unless there is one: the path of every message
+    get = headers.get  # no trace copy unless there is one: the path of every message
     traced = not headers.keys().isdisjoint(TRACE_HEADERS)
-    return Envelope(
-        get(HEADER_ID) or root_id(),
-        message_type,
-        get(HEADER_FROM_ACTOR) or EXTERNAL_SENDER,
-        get(HEADER_FROM_SCOPE) or subject_scope,
-        payload,
-        get(HEADER_REPLAYABLE) == "1",
-        {k: headers[k] for k in TRACE_HEADERS if k in headers} if traced else NO_TRACE,
+    return _new_envelope(
+        (
+            get(HEADER_ID) or root_id(),
+            message_type,
+            get(HEADER_FROM_ACTOR) or EXTERNAL_SENDER,
+            get(HEADER_FROM_SCOPE) or subject_scope,
+            payload,
+            get(HEADER_REPLAYABLE) == "1",
+            {k: headers[k] for k in TRACE_HEADERS if k in headers} if traced else NO_TRACE,
+        )
     )
