@@ -653,8 +653,7 @@ class ActorHost:
         """
         arrivals = self._arrivals
         together = not tracing.enabled()
-        run: list[Envelope] = []
-        """Envelopes for ``member`` not handed over yet, in order."""
+        run: list[Envelope] = []  # envelopes for ``member`` not handed over yet, in order
         member: SupervisedActor | None = None
         self._bus_delivery = True
         try:
