@@ -58,18 +58,25 @@ async def test_a_lone_reply_leaves_from_the_guest_thread_unless_the_loop_is_need
             kit.spec("probe", config={"quiet": True}),
             interest=Interest(own_scope=["echo.reply", "test.probe.history"]),
         )
-        specs = {"echo": kit.spec("echo"), "probe": probe}
+        # Each echo answers its own agent's requests: a request starts one lone call (two calls
+        # at once would queue their replies in either order, and B's needs the loop).
+        echo = replace(kit.spec("echo"), interest=Interest(own_scope=["echo.request"]))
+        specs = {"echo": echo, "probe": probe}
         monkeypatch.setattr(Started, "block", spied_block)
         async with ActorHost(specs, bus=bus, swarm=SWARM, host_id="h1") as host:
             await host.start_agent("aaaaaa", None, "A", ["echo"])
             await host.start_agent("bbbbbb", None, "B", ["echo", "probe"])
             await bus.flush()
-            for n in range(20):  # both echoes answer every request (any scope)
-                await rec.publish("echo.request", {"n": n}, scope="cccccc")
-                with anyio.fail_after(10):
-                    await rec.wait_for(
-                        "echo.reply", lambda e, n=n: json.loads(e.payload) == {"n": n}, count=2
-                    )
+            for n in range(20):
+                for scope in ("aaaaaa", "bbbbbb"):
+                    await rec.publish("echo.request", {"n": n}, scope=scope)
+                    with anyio.fail_after(10):
+                        await rec.wait_for(
+                            "echo.reply",
+                            lambda e, n=n, scope=scope: (
+                                e.from_scope == scope and json.loads(e.payload) == {"n": n}
+                            ),
+                        )
             await rec.publish("test.probe.history", {}, scope="bbbbbb")
             history = json.loads((await rec.wait_for("test.probe.result"))[0].payload)["types"]
     finally:
