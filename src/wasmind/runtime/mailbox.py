@@ -68,15 +68,10 @@ class Mailbox(Generic[T]):
         """Enqueue ``item`` if the mailbox is open and not full: the number of items queued now
         (``1``: it is the only one), or ``0`` when it was not taken. One call on the path of every
         delivered message."""
-        items = self._items
-        if self._closed or len(items) >= self.capacity:
+        if self._closed or len(self._items) >= self.capacity:
             return 0
-        items.append(item)
-        self.delivered += 1
-        reader = self._reader
-        if reader is not None and not reader.done():
-            reader.set_result(None)
-        return len(items)
+        self._push(item)
+        return len(self._items)
 
     async def put(self, item: T, wait_seconds: float) -> bool:
         """Enqueue ``item``, waiting up to ``wait_seconds`` for space. False means dropped (counted)."""

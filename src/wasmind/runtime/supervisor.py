@@ -110,7 +110,7 @@ class SupervisedActor:
     def offer(self, envelope: Envelope) -> bool:
         """Queue a message if the mailbox has room now (an own-scope ``Exit`` always goes in);
         False when it has not: then :meth:`deliver` waits for room."""
-        if envelope.message_type == EXIT_TYPE and envelope.from_scope == self.scope:  # is_own_exit
+        if self.is_own_exit(envelope):
             self.queue_exit(envelope)
             return True
         delivery: Delivery
