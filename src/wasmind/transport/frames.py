@@ -166,17 +166,15 @@ class FrameReader:
                 stop = start + total
                 if stop + 2 > size:
                     return True
+                if header_size and not data.startswith(_PLAIN_HEADER_BLOCK, start):
+                    return False  # a status line: nats-py's general header parser
                 if sid != run_sid:
-                    if sid not in receivers or (
-                        header_size and not data.startswith(_PLAIN_HEADER_BLOCK, start)
-                    ):
+                    if sid not in receivers:
                         return False
                     if run:
                         delivered, run = run, []
                         _hand_run(receivers, run_sid, delivered)
                     run_sid = sid
-                elif header_size and not data.startswith(_PLAIN_HEADER_BLOCK, start):
-                    return False
                 payload = data[start + header_size : stop]
                 headers = plain_headers(data[start : start + header_size]) if header_size else None
                 at = stop + 2
