@@ -33,13 +33,9 @@ _PLAIN_HEADER_TEXT = _PLAIN_HEADER_BLOCK.decode()
 _CHECKED_NAMES: set[str] = set()
 """Header names already checked against nats-py's pattern (the same few on every message)."""
 _CHECKED_NAMES_LIMIT = 4096
-_PLAIN_NAMES: set[str] = set()
-"""Header names already received as they are (nothing to strip; no whitespace)."""
 _CRLF = b"\r\n"
 _MESSAGE_VERBS = (b"MSG ", b"HMSG ")
 _WHITESPACE = re.compile(r"\s")
-_ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
-"""What ``bytes.strip()`` strips (``str.strip()`` strips more)."""
 
 
 class FrameReader:
@@ -363,46 +359,89 @@ def _frame_args(line: bytes | bytearray | list[bytes], headered: bool) -> tuple[
 
 
 def plain_headers(block: bytes) -> dict[str, str] | None:
-    """What nats-py 2.x makes of a header block without a status line, in one pass.
+    """What nats-py 2.x makes of a header block without a status line.
 
-    Same rules as ``Client._parse_header_lines``: ``Name: value`` lines, names stripped and ASCII
-    (others skipped), names containing whitespace skipped, values stripped and decoded as UTF-8
-    with replacement; no headers is ``None``.
+    Same rules as ``Client._parse_header_lines``, line by line: ``Name: value`` lines, names
+    stripped and ASCII (others skipped), names containing whitespace skipped, values stripped and
+    decoded as UTF-8 with replacement, a later line winning over an earlier one with the same
+    name; no headers is ``None``.
+
+    A host's messages differ in their first line (``Wasmind-Id``) and repeat the rest (sender,
+    host), so the lines after the first are parsed once and remembered (:func:`_tail_headers`).
     """
+    end = block.find(_CRLF, _PLAIN_BLOCK_SIZE)
+    if end < 0:
+        end = len(block)
+    rest = block[end + 2 :]
+    tail = _TAILS.get(rest)
+    if tail is None:
+        tail = _tail_headers(rest)
+    line = block[_PLAIN_BLOCK_SIZE:end]
+    name, colon, value = line.partition(b":")
+    key = _KEYS.get(name) if colon else None
+    if key is None:  # not the usual first line (a name seen before): the general rules
+        first = _header_line(line)
+        if first is None:
+            return dict(tail) or None
+        key, text = first
+    else:
+        text = value.strip().decode("utf-8", "replace")
+    found = {key: text}
+    found.update(tail)
+    return found
+
+
+_TAILS: dict[bytes, dict[str, str]] = {}
+"""The headers of the lines after a block's first, by those lines (never handed out: copied)."""
+_TAILS_LIMIT = 4096
+_TAIL_SIZE_LIMIT = 1024
+"""Longer tails are parsed each time (the cache holds at most ~4 MiB)."""
+
+
+def _tail_headers(tail: bytes) -> dict[str, str]:
+    """The headers of ``tail``, lines of a header block (read-only: callers copy)."""
+    found = _TAILS.get(tail)
+    if found is not None:
+        return found
+    found = {}
+    for line in tail.split(_CRLF):
+        header = _header_line(line)
+        if header is not None:
+            found[header[0]] = header[1]
+    if len(tail) <= _TAIL_SIZE_LIMIT:
+        if len(_TAILS) >= _TAILS_LIMIT:
+            _TAILS.clear()
+        _TAILS[tail] = found
+    return found
+
+
+_KEYS: dict[bytes, str] = {}
+"""The keys of header names nats-py keeps, by the names as received."""
+
+
+def _header_line(line: bytes) -> tuple[str, str] | None:
+    """``(name, value)`` of one header line, or ``None`` for a line nats-py skips."""
+    name, colon, value = line.partition(b":")
+    if not colon:
+        return None
+    key = _KEYS.get(name)
+    if key is None:
+        key = _header_name(name)
+    return None if key is None else (key, value.strip().decode("utf-8", "replace"))
+
+
+def _header_name(name: bytes) -> str | None:
+    """The key of a received header name (remembered), or ``None`` when nats-py skips it."""
     try:
-        text = block.decode("ascii")  # the usual case: one decode for the whole block
+        key = name.strip().decode("ascii")
     except UnicodeDecodeError:
-        return _plain_headers_of_bytes(block)
-    found: dict[str, str] = {}
-    for line in text[_PLAIN_BLOCK_SIZE:].split("\r\n"):
-        name, colon, value = line.partition(":")
-        if not colon:
-            continue
-        if name in _PLAIN_NAMES:  # the usual case: a name seen before, nothing to strip or check
-            found[name] = value.strip(_ASCII_WHITESPACE)
-            continue
-        key = name.strip(_ASCII_WHITESPACE)
-        if (" " not in key) if key.isprintable() else (_WHITESPACE.search(key) is None):
-            found[key] = value.strip(_ASCII_WHITESPACE)
-            if key == name and len(_PLAIN_NAMES) < _CHECKED_NAMES_LIMIT:
-                _PLAIN_NAMES.add(name)
-    return found or None
-
-
-def _plain_headers_of_bytes(block: bytes) -> dict[str, str] | None:
-    """:func:`plain_headers` of a block that is not all ASCII."""
-    found: dict[str, str] = {}
-    for line in block[_PLAIN_BLOCK_SIZE:].split(_CRLF):
-        name, colon, value = line.partition(b":")
-        if not colon:
-            continue
-        try:
-            key = name.strip().decode("ascii")
-        except UnicodeDecodeError:
-            continue
-        if _WHITESPACE.search(key) is None:
-            found[key] = value.strip().decode("utf-8", "replace")
-    return found or None
+        return None
+    if _WHITESPACE.search(key) is not None:
+        return None
+    if len(_KEYS) >= _CHECKED_NAMES_LIMIT:
+        _KEYS.clear()
+    _KEYS[name] = key
+    return key
 
 
 def hpub_command(subject: str, headers: Mapping[str, str], payload: bytes) -> bytes:
