@@ -16,6 +16,7 @@ import pytest
 from nats.aio.client import Client
 
 from wasmind.runtime.bus import BusMessage, each, subject_matches
+from wasmind.transport import frames
 from wasmind.transport.frames import FrameReader, hpub_command, plain_headers
 from wasmind.transport.nats import (
     NatsBus,
@@ -204,6 +205,25 @@ async def test_plain_header_blocks_parse_exactly_as_nats_py_does(lines: list[byt
     if first:
         first.clear()  # a caller's copy: what the parser remembers stays as it was
     assert plain_headers(block) == expected
+
+
+def test_the_parser_remembers_what_repeats_and_not_what_is_unique() -> None:
+    def block(n: int, trace: bool) -> bytes:
+        lines = [b"Wasmind-Id: root:%06d" % n, b"Wasmind-From-Actor: a%d" % (n % 3)]
+        if trace:
+            lines.append(b"traceparent: 00-%032x-b7ad6b7169203331-01" % n)
+        return b"NATS/1.0\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n"
+
+    frames._TAILS.clear()
+    for n in range(300):
+        assert plain_headers(block(n, trace=False)) == {
+            "Wasmind-Id": f"root:{n:06d}",
+            "Wasmind-From-Actor": f"a{n % 3}",
+        }
+        assert (plain_headers(block(n, trace=True)) or {})[
+            "traceparent"
+        ] == f"00-{n:032x}-b7ad6b7169203331-01"
+    assert len(frames._TAILS) == 3, "one entry per sender, none per traced message"
 
 
 def test_header_blocks_with_long_tails_parse_the_same_each_time() -> None:

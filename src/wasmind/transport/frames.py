@@ -396,6 +396,8 @@ _TAILS: dict[bytes, dict[str, str]] = {}
 _TAILS_LIMIT = 4096
 _TAIL_SIZE_LIMIT = 1024
 """Longer tails are parsed each time (the cache holds at most ~4 MiB)."""
+_UNIQUE_HEADER = b"traceparent:"
+"""A tail with trace context is never seen again (a span per message): not remembered."""
 
 
 def _tail_headers(tail: bytes) -> dict[str, str]:
@@ -408,7 +410,7 @@ def _tail_headers(tail: bytes) -> dict[str, str]:
         header = _header_line(line)
         if header is not None:
             found[header[0]] = header[1]
-    if len(tail) <= _TAIL_SIZE_LIMIT:
+    if len(tail) <= _TAIL_SIZE_LIMIT and _UNIQUE_HEADER not in tail:
         if len(_TAILS) >= _TAILS_LIMIT:
             _TAILS.clear()
         _TAILS[tail] = found
