@@ -4,7 +4,7 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,8 +132,12 @@ async def running_swarm(
     warm_pool: int = 0,
     heartbeat: float = 0.3,
     config: Path = CONFIG,
+    spawner_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Swarm]:
-    """The spawner of swarm ``name`` (actors from ``config``) with ``hosts`` hosts; shut down on exit."""
+    """The spawner of swarm ``name`` (actors from ``config``) with ``hosts`` hosts; shut down on exit.
+
+    ``spawner_args`` are added to its command line and ``env`` to its environment."""
     log_dir = work / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     command = spawner_command(
@@ -146,14 +150,14 @@ async def running_swarm(
         heartbeat=heartbeat,
         log_dir=log_dir,
         working_directory=str(work),
-    )
+    ) + list(spawner_args)
     with (log_dir / "spawner.log").open("ab") as log_file:
         spawner = subprocess.Popen(  # noqa: ASYNC220 - fork/exec only
             command,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "WASMIND_LOG": "info"},
+            env={**os.environ, "WASMIND_LOG": "info", **(env or {})},
         )
     nc = await connect(NatsOptions(servers=(nats_url,)), name="wasmind-test")
     swarm = Swarm(nc, name, spawner, log_dir)

@@ -1,4 +1,5 @@
-"""How the spawner starts and stops host processes: the ``HostBackend`` protocol and the local backend."""
+"""How the spawner starts and stops host processes: the ``HostBackend`` protocol and the local
+backend (the ``kubernetes`` one is in :mod:`wasmind_spawner.pods`)."""
 
 import contextlib
 import os
@@ -14,8 +15,9 @@ import structlog
 
 from wasmind.processes import die_with_parent
 from wasmind.telemetry import tracing
+from wasmind_spawner.launch import host_arguments
 
-__all__ = ["HostBackend", "LocalBackend", "LocalHostOptions"]
+__all__ = ["HostBackend", "LocalBackend", "LocalHostOptions", "trace_parent_env"]
 
 log = structlog.get_logger("wasmind.spawner")
 
@@ -63,20 +65,15 @@ class LocalBackend:
             sys.executable,
             "-m",
             "wasmind_host",
-            "--config",
-            str(o.config_path),
-            "--swarm",
-            o.swarm,
-            "--nats",
-            o.nats_url,
-            "--host-id",
-            host_id,
-            "--capacity",
-            str(o.capacity),
-            "--working-directory",
-            o.working_directory,
-            "--heartbeat",
-            str(o.heartbeat),
+            *host_arguments(
+                str(o.config_path),
+                swarm=o.swarm,
+                nats_url=o.nats_url,
+                host_id=host_id,
+                capacity=o.capacity,
+                working_directory=o.working_directory,
+                heartbeat=o.heartbeat,
+            ),
         ]
 
     async def launch(self, host_id: str) -> None:
@@ -90,7 +87,7 @@ class LocalBackend:
             stdin=subprocess.DEVNULL,
             stdout=log_file or subprocess.DEVNULL,
             stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
-            env={**os.environ, **self.options.env, **_trace_parent()},
+            env={**os.environ, **self.options.env, **trace_parent_env()},
             start_new_session=True,
             preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl, safe before exec
         )
@@ -142,7 +139,7 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def _trace_parent() -> dict[str, str]:
+def trace_parent_env() -> dict[str, str]:
     """The launch's trace context for the new process (its ``host start`` span continues the trace)."""
     parent = tracing.current_headers().get("traceparent")
     return {tracing.TRACEPARENT_ENV: parent} if parent else {}

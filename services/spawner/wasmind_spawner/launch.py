@@ -1,9 +1,9 @@
-"""The command line that starts a spawner process: one place for its flags."""
+"""The command lines that start a spawner and its hosts: one place for their flags."""
 
 import sys
 from pathlib import Path
 
-__all__ = ["spawner_command"]
+__all__ = ["host_arguments", "spawner_command"]
 
 
 def spawner_command(
@@ -43,3 +43,32 @@ def spawner_command(
     if heartbeat is not None:
         command += ["--heartbeat", str(heartbeat)]
     return command
+
+
+def host_arguments(
+    config: str,
+    *,
+    swarm: str,
+    nats_url: str,
+    host_id: str,
+    capacity: int,
+    working_directory: str,
+    heartbeat: float,
+) -> list[str]:
+    """The arguments of ``wasmind-host`` (``python -m wasmind_host``) for host ``host_id``."""
+    return [
+        "--config",
+        config,
+        "--swarm",
+        swarm,
+        "--nats",
+        nats_url,
+        "--host-id",
+        host_id,
+        "--capacity",
+        str(capacity),
+        "--working-directory",
+        working_directory,
+        "--heartbeat",
+        str(heartbeat),
+    ]

@@ -1,5 +1,6 @@
 """``wasmind-spawner``: run the spawner service of a swarm."""
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,15 @@ from wasmind.telemetry.logging import configure_logging
 from wasmind.telemetry.process import start_telemetry, stop_telemetry
 from wasmind.telemetry.tracing import SERVICE_SPAWNER
 from wasmind.transport.nats import NatsOptions
-from wasmind_spawner.backends import LocalBackend, LocalHostOptions
+from wasmind_spawner.backends import HostBackend, LocalBackend, LocalHostOptions
+from wasmind_spawner.pods import (
+    KubernetesBackend,
+    KubernetesHostOptions,
+    core_api,
+    current_namespace,
+    forwarded_env,
+    host_resources,
+)
 from wasmind_spawner.service import Spawner, SpawnerSettings
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -25,32 +34,80 @@ def run(
     ],
     swarm: Annotated[str, typer.Option(help="Swarm name (subject namespace)")] = "default",
     nats_url: Annotated[str | None, typer.Option("--nats", help="NATS URL(s), comma-separated")] = None,
-    backend: Annotated[str, typer.Option(help="Host backend: local")] = "local",
+    backend: Annotated[
+        str, typer.Option(help="Where hosts run: local (subprocesses) or kubernetes (Pods)")
+    ] = "local",
     min_hosts: Annotated[int, typer.Option(help="Hosts kept running")] = 1,
     warm_pool: Annotated[int, typer.Option(help="Idle hosts kept ready")] = 1,
     host_capacity: Annotated[int, typer.Option(help="Agents per host")] = 100,
     heartbeat: Annotated[float, typer.Option(help="Seconds between host heartbeats")] = 1.0,
     working_directory: Annotated[str | None, typer.Option(help="The run's working directory")] = None,
     log_dir: Annotated[Path | None, typer.Option(help="Where local hosts write their logs")] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            help="kubernetes: the hosts' namespace (default: the spawner's own, or the kubeconfig's)"
+        ),
+    ] = None,
+    host_image: Annotated[
+        str | None, typer.Option(envvar="WASMIND_HOST_IMAGE", help="kubernetes: the hosts' container image")
+    ] = None,
+    config_map: Annotated[
+        str,
+        typer.Option(
+            help="kubernetes: the ConfigMap that holds the configuration (a key named like --config)"
+        ),
+    ] = "wasmind-config",
+    host_cpu: Annotated[
+        str | None, typer.Option(help="kubernetes: CPU each host requests (e.g. 500m)")
+    ] = None,
+    host_memory: Annotated[
+        str | None, typer.Option(help="kubernetes: memory each host requests and is limited to (e.g. 2Gi)")
+    ] = None,
+    host_secret: Annotated[
+        list[str] | None,
+        typer.Option(help="kubernetes: a Secret whose keys become the hosts' environment (repeatable)"),
+    ] = None,
 ) -> None:
     """Run the spawner: agent registry, placement and host lifecycle."""
     configure_logging()
-    if backend != "local":
-        raise typer.BadParameter(
-            f"unknown backend {backend!r}: this build has 'local'", param_hint="--backend"
-        )
     options = NatsOptions.from_env(**({"servers": tuple(nats_url.split(","))} if nats_url else {}))
-    hosts = LocalBackend(
-        LocalHostOptions(
-            nats_url=",".join(options.servers),
+    servers = ",".join(options.servers)
+    hosts: HostBackend
+    if backend == "local":
+        hosts = LocalBackend(
+            LocalHostOptions(
+                nats_url=servers,
+                swarm=swarm,
+                config_path=config.resolve(),
+                working_directory=working_directory or str(Path.cwd()),
+                capacity=host_capacity,
+                heartbeat=heartbeat,
+                log_dir=log_dir or state_dir() / "hosts",
+            )
+        )
+    elif backend == "kubernetes":
+        if not host_image:
+            raise typer.BadParameter(
+                "the kubernetes backend needs the hosts' image (--host-image or WASMIND_HOST_IMAGE)",
+                param_hint="--host-image",
+            )
+        pod_options = KubernetesHostOptions(
+            nats_url=servers,
             swarm=swarm,
-            config_path=config.resolve(),
-            working_directory=working_directory or str(Path.cwd()),
+            image=host_image,
+            namespace=namespace or current_namespace(),
+            config_map=config_map,
+            config_key=config.name,
             capacity=host_capacity,
             heartbeat=heartbeat,
-            log_dir=log_dir or state_dir() / "hosts",
+            resources=host_resources(host_cpu, host_memory),
+            env=forwarded_env(os.environ),
+            env_from_secrets=tuple(host_secret or ()),
         )
-    )
+        hosts = KubernetesBackend(pod_options, core_api())
+    else:
+        raise typer.BadParameter(f"unknown backend {backend!r}: local or kubernetes", param_hint="--backend")
     settings = SpawnerSettings(swarm=swarm, min_hosts=min_hosts, warm_pool=warm_pool)
     start_telemetry(SERVICE_SPAWNER, f"spawner-{swarm}")
     try:

@@ -1,0 +1,293 @@
+"""Hosts as Kubernetes Pods: the spawner's ``kubernetes`` backend, through the official client.
+
+Each host is one Pod (``restartPolicy: Never``: a host that dies is the spawner's to replace, as
+with the local backend) running ``wasmind-host`` from the swarm's image, with the swarm's
+configuration mounted from a ConfigMap and an empty working directory. The spawner finds its
+Pods again by their labels. The client is synchronous, so every call runs on a worker thread.
+"""
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import structlog
+
+from wasmind_spawner.backends import trace_parent_env
+from wasmind_spawner.launch import host_arguments
+
+__all__ = [
+    "CONFIG_MOUNT",
+    "HOST_LABEL",
+    "SWARM_LABEL",
+    "WORK_MOUNT",
+    "KubernetesBackend",
+    "KubernetesHostOptions",
+    "core_api",
+    "current_namespace",
+    "forwarded_env",
+    "host_pod",
+    "host_resources",
+    "pod_name",
+]
+
+log = structlog.get_logger("wasmind.spawner")
+
+SWARM_LABEL = "wasmind.dev/swarm"
+HOST_LABEL = "wasmind.dev/host"
+CONFIG_MOUNT = "/etc/wasmind"
+"""Where a host Pod finds the ConfigMap's files (the configuration is ``<CONFIG_MOUNT>/<key>``)."""
+WORK_MOUNT = "/work"
+"""The host's working directory in its Pod (an ``emptyDir``)."""
+HEALTH_PORT = 8080
+"""The port of a host's ``/livez`` and ``/readyz`` in its Pod."""
+_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+_POLL_SECONDS = 0.5
+_GONE_PHASES = ("Succeeded", "Failed")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class KubernetesHostOptions:
+    """What every host Pod of a swarm gets."""
+
+    nats_url: str
+    swarm: str
+    image: str
+    namespace: str
+    config_map: str = "wasmind-config"
+    config_key: str = "wasmind.toml"
+    capacity: int = 100
+    heartbeat: float = 1.0
+    image_pull_policy: str = "IfNotPresent"
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The host container's ``resources`` (``requests``/``limits``), as in a Pod spec."""
+    env: dict[str, str] = field(default_factory=dict)
+    env_from_secrets: tuple[str, ...] = ()
+    """Secrets whose keys become the hosts' environment variables (LLM API keys, ...)."""
+
+
+_FORWARDED_PREFIXES = ("OTEL_", "WASMIND_")
+_NOT_FORWARDED = frozenset({"OTEL_SERVICE_NAME", "WASMIND_HOST_IMAGE"})
+
+
+def forwarded_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """What of the spawner's environment its hosts get too: telemetry and wasmind settings (the
+    local backend's hosts inherit all of it)."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name.startswith(_FORWARDED_PREFIXES) and name not in _NOT_FORWARDED
+    }
+
+
+def pod_name(swarm: str, host_id: str) -> str:
+    """The Pod of host ``host_id`` (host ids are lower case: a valid DNS label)."""
+    return f"wasmind-{swarm}-{host_id}".lower()[:63].rstrip("-")
+
+
+def host_pod(options: KubernetesHostOptions, host_id: str, extra_env: dict[str, str]) -> dict[str, Any]:
+    """The Pod manifest of host ``host_id``."""
+    o = options
+    env = {**o.env, **extra_env}
+    container: dict[str, Any] = {
+        "name": "host",
+        "image": o.image,
+        "imagePullPolicy": o.image_pull_policy,
+        "command": ["wasmind-host"],
+        "args": [
+            *host_arguments(
+                f"{CONFIG_MOUNT}/{o.config_key}",
+                swarm=o.swarm,
+                nats_url=o.nats_url,
+                host_id=host_id,
+                capacity=o.capacity,
+                working_directory=WORK_MOUNT,
+                heartbeat=o.heartbeat,
+            ),
+            "--health-port",
+            str(HEALTH_PORT),
+        ],
+        "env": [{"name": name, "value": value} for name, value in env.items()],
+        "ports": [{"name": "health", "containerPort": HEALTH_PORT}],
+        "livenessProbe": {"httpGet": {"path": "/livez", "port": "health"}, "periodSeconds": 10},
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "health"}, "periodSeconds": 5},
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
+            {"name": "work", "mountPath": WORK_MOUNT},
+        ],
+    }
+    if o.env_from_secrets:
+        container["envFrom"] = [{"secretRef": {"name": name}} for name in o.env_from_secrets]
+    if o.resources:
+        container["resources"] = o.resources
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod_name(o.swarm, host_id),
+            "namespace": o.namespace,
+            "labels": {
+                "app.kubernetes.io/name": "wasmind-host",
+                "app.kubernetes.io/part-of": "wasmind",
+                SWARM_LABEL: o.swarm,
+                HOST_LABEL: host_id,
+            },
+        },
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,  # hosts never talk to the API server
+            "containers": [container],
+            "volumes": [
+                {"name": "config", "configMap": {"name": o.config_map}},
+                {"name": "work", "emptyDir": {}},
+            ],
+        },
+    }
+
+
+class KubernetesBackend:
+    """Launches hosts as Pods in one namespace and stops them by deleting their Pods."""
+
+    def __init__(self, options: KubernetesHostOptions, api: Any) -> None:
+        """``api``: a ``kubernetes.client.CoreV1Api`` (see :func:`core_api`)."""
+        self.options = options
+        self.api = api
+        self.pods: dict[str, str] = {}
+        """Pod name by host id, for the hosts this backend launched and has not seen go."""
+
+    async def launch(self, host_id: str) -> None:
+        """Create the Pod of ``host_id``.
+
+        Raises:
+            RuntimeError: the API server refused (what it said, and where to look).
+        """
+        name = pod_name(self.options.swarm, host_id)
+        body = host_pod(self.options, host_id, trace_parent_env())
+        await self._call(f"create Pod {name}", self.api.create_namespaced_pod, self.options.namespace, body)
+        self.pods[host_id] = name
+        log.info("host launched", host=host_id, pod=name, namespace=self.options.namespace)
+
+    async def terminate(self, host_id: str, grace: float) -> None:
+        """Delete the Pod (its host gets SIGTERM and drains), forced once ``grace`` has passed."""
+        name = self.pods.pop(host_id, None)
+        if name is None:
+            return
+        await self._delete(name, grace)
+        if not await self._gone_within(name, grace + 5):
+            await self._delete(name, 0)
+            await self._gone_within(name, 30)
+        log.info("host stopped", host=host_id, pod=name)
+
+    async def reap(self, host_id: str, grace: float) -> None:
+        """Wait for a leaving host's Pod to finish (forced after ``grace``), then delete it."""
+        name = self.pods.pop(host_id, None)
+        if name is None:
+            return
+        finished = await self._finished_within(name, grace)
+        await self._delete(name, 0)  # finished: clean up; else: force it
+        log.info("host left", host=host_id, pod=name, finished=finished)
+
+    async def close(self) -> None:
+        """Stop every host this backend launched."""
+        async with anyio.create_task_group() as tg:
+            for host_id in list(self.pods):
+                tg.start_soon(self.terminate, host_id, 10.0)
+
+    async def _delete(self, name: str, grace: float) -> None:
+        seconds = max(0, math.ceil(grace))
+        await self._call(
+            f"delete Pod {name}",
+            self.api.delete_namespaced_pod,
+            name,
+            self.options.namespace,
+            grace_period_seconds=seconds,
+            missing_ok=True,
+        )
+
+    async def _phase(self, name: str) -> str | None:
+        """The Pod's phase, ``None`` once it is gone."""
+        pod = await self._call(
+            f"read Pod {name}", self.api.read_namespaced_pod, name, self.options.namespace, missing_ok=True
+        )
+        return None if pod is None else (pod.status.phase if pod.status else "Pending")
+
+    async def _gone_within(self, name: str, seconds: float) -> bool:
+        return await self._phase_within(name, seconds, lambda phase: phase is None)
+
+    async def _finished_within(self, name: str, seconds: float) -> bool:
+        return await self._phase_within(name, seconds, lambda phase: phase in (None, *_GONE_PHASES))
+
+    async def _phase_within(self, name: str, seconds: float, reached: Callable[[str | None], bool]) -> bool:
+        """Whether the Pod's phase (``None``: gone) satisfies ``reached`` within ``seconds``."""
+        with anyio.move_on_after(seconds):
+            while not reached(await self._phase(name)):  # noqa: ASYNC110 - polling the API server
+                await anyio.sleep(_POLL_SECONDS)
+            return True
+        return False
+
+    async def _call(
+        self, what: str, call: Callable[..., T], *args: Any, missing_ok: bool = False, **kwargs: Any
+    ) -> T | None:
+        """Run a client call on a worker thread; a 404 is ``None`` when ``missing_ok``.
+
+        Raises:
+            RuntimeError: any other refusal, with the API server's reason.
+        """
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return await anyio.to_thread.run_sync(lambda: call(*args, **kwargs))
+        except ApiException as error:
+            if missing_ok and error.status == 404:
+                return None
+            hint = _HINTS.get(error.status or 0, "")
+            raise RuntimeError(
+                f"Kubernetes refused to {what} in namespace {self.options.namespace!r}: "
+                f"{error.status} {error.reason}. {hint}".rstrip()
+            ) from error
+
+
+_HINTS = {
+    403: "The spawner's ServiceAccount needs create/get/list/delete on pods in this namespace "
+    "(the Role in k8s/spawner.yaml).",
+    404: "Does the namespace exist?",
+    409: "A Pod of that name exists already: is another spawner running for this swarm?",
+}
+
+
+def host_resources(cpu: str | None, memory: str | None) -> dict[str, dict[str, str]]:
+    """A host container's ``resources``: ``cpu`` requested; ``memory`` requested and its limit."""
+    requests = {name: value for name, value in (("cpu", cpu), ("memory", memory)) if value}
+    resources = {"requests": requests} if requests else {}
+    if memory:
+        resources["limits"] = {"memory": memory}
+    return resources
+
+
+def core_api() -> Any:
+    """A ``CoreV1Api`` for the cluster this process runs in, else for the current kubeconfig."""
+    from kubernetes import client, config
+
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+    return client.CoreV1Api()
+
+
+def current_namespace(default: str = "default") -> str:
+    """The namespace of this Pod's ServiceAccount, else the kubeconfig's, else ``default``."""
+    if _NAMESPACE_FILE.exists():
+        return _NAMESPACE_FILE.read_text().strip() or default
+    from kubernetes import config
+
+    try:
+        _, context = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+    except (config.ConfigException, OSError):
+        return default
+    namespace = (context or {}).get("context", {}).get("namespace")
+    return str(namespace) if namespace else default

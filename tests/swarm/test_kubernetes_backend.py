@@ -1,0 +1,176 @@
+"""The spawner's ``kubernetes`` backend against a fake cluster: a real HTTP API server spoken to
+by the official client, and a fake kubelet that runs each host Pod's container as a process."""
+
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+import kubernetes_validate
+import pytest
+from kube_fake import fake_cluster, kubeconfig
+from swarm_harness import running_swarm
+from typer.main import get_command
+from wasmind_host.main import app as host_app
+from wasmind_spawner.pods import (
+    CONFIG_MOUNT,
+    HOST_LABEL,
+    SWARM_LABEL,
+    KubernetesBackend,
+    KubernetesHostOptions,
+    forwarded_env,
+    host_pod,
+    host_resources,
+    pod_name,
+)
+
+pytestmark = pytest.mark.anyio
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+NAMESPACE = "wasmind-test"
+KUBERNETES_VERSION = "1.31"
+
+
+def options(**overrides: Any) -> KubernetesHostOptions:
+    values: dict[str, Any] = {
+        "nats_url": "nats://nats:4222",
+        "swarm": "demo",
+        "image": "wasmind:test",
+        "namespace": NAMESPACE,
+        "heartbeat": 0.3,
+    }
+    return KubernetesHostOptions(**(values | overrides))
+
+
+def api_for(server: str) -> Any:
+    from kubernetes import client
+
+    configuration = client.Configuration()
+    configuration.host = server
+    return client.CoreV1Api(client.ApiClient(configuration))
+
+
+def test_a_host_pod_is_a_valid_pod_whose_command_line_the_host_accepts() -> None:
+    pod = host_pod(
+        options(resources=host_resources("500m", "2Gi"), env_from_secrets=("llm-keys",)),
+        "h-abc123",
+        {"TRACEPARENT": "00-x"},
+    )
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+    (container,) = pod["spec"]["containers"]
+    assert pod["metadata"]["labels"][SWARM_LABEL] == "demo"
+    assert pod["metadata"]["labels"][HOST_LABEL] == "h-abc123"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert container["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2Gi"},
+        "limits": {"memory": "2Gi"},
+    }
+    assert {"name": "TRACEPARENT", "value": "00-x"} in container["env"]
+    assert container["envFrom"] == [{"secretRef": {"name": "llm-keys"}}]
+    args = container["args"]
+    assert args[args.index("--config") + 1] == f"{CONFIG_MOUNT}/wasmind.toml"
+    assert args[args.index("--host-id") + 1] == "h-abc123"
+    # the host's own command line parser takes these arguments (no option renamed under us)
+    context = get_command(host_app).make_context("wasmind-host", list(args))
+    assert context.params["host_id"] == "h-abc123" and context.params["health_port"] == 8080
+
+
+def test_hosts_get_the_spawners_telemetry_and_wasmind_settings_but_not_its_identity() -> None:
+    environ = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4317",
+        "OTEL_SERVICE_NAME": "wasmind-spawner",
+        "WASMIND_LOG": "debug",
+        "WASMIND_HOST_IMAGE": "wasmind:1",
+        "HOME": "/root",
+        "OPENAI_API_KEY": "sk-not-in-a-pod-spec",
+    }
+    assert forwarded_env(environ) == {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4317",
+        "WASMIND_LOG": "debug",
+    }
+
+
+def test_pod_names_are_dns_labels() -> None:
+    name = pod_name("Swarm-With-A-Rather-Long-Name-That-Goes-On-And-On", "h-abc123")
+    assert len(name) <= 63 and name == name.lower() and not name.endswith("-")
+
+
+async def test_launch_creates_the_pod_and_terminate_deletes_it_and_waits_until_it_is_gone(
+    tmp_path: Path,
+) -> None:
+    with fake_cluster(tmp_path, BIN, run_pods=False) as (cluster, server):
+        backend = KubernetesBackend(options(), api_for(server))
+        await backend.launch("h-abc123")
+        assert [pod["metadata"]["name"] for pod in cluster.created] == ["wasmind-demo-h-abc123"]
+        assert (NAMESPACE, "wasmind-demo-h-abc123") in cluster.pods
+        await backend.terminate("h-abc123", grace=3)
+        assert cluster.deletions == [("wasmind-demo-h-abc123", 3)]
+        assert not cluster.pods
+        await backend.terminate("h-abc123", grace=3)  # forgotten: nothing more is asked
+        await backend.terminate("h-unknown", grace=3)
+        assert len(cluster.deletions) == 1
+
+
+async def test_a_refusal_says_what_was_refused_and_why(tmp_path: Path) -> None:
+    with fake_cluster(tmp_path, BIN, run_pods=False) as (cluster, server):
+        first = KubernetesBackend(options(), api_for(server))
+        await first.launch("h-abc123")
+        second = KubernetesBackend(options(), api_for(server))
+        with pytest.raises(RuntimeError, match=r"create Pod wasmind-demo-h-abc123 .*409.*another spawner"):
+            await second.launch("h-abc123")
+        assert "h-abc123" not in second.pods and len(cluster.pods) == 1
+        cluster.refuse_creates = 403
+        with pytest.raises(
+            RuntimeError, match=r"403 Forbidden\. The spawner's ServiceAccount .*k8s/spawner\.yaml"
+        ):
+            await first.launch("h-def456")
+
+
+@pytest.mark.parametrize(("runs_for", "finished"), [(0.5, True), (60, False)])
+async def test_reap_waits_for_a_leaving_host_to_finish_then_removes_its_pod(
+    tmp_path: Path, runs_for: float, finished: bool
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    host = bin_dir / "wasmind-host"  # a host that drains and leaves after ``runs_for`` seconds
+    host.write_text(f"#!/bin/sh\nexec sleep {runs_for}\n")
+    host.chmod(0o755)
+    with fake_cluster(tmp_path, bin_dir, run_pods=True) as (cluster, server):
+        cluster.config_maps[NAMESPACE, "wasmind-config"] = {"wasmind.toml": ""}
+        backend = KubernetesBackend(options(), api_for(server))
+        await backend.launch("h-leaving")
+        assert cluster.running() == ["wasmind-demo-h-leaving"]
+        started = anyio.current_time()
+        with anyio.fail_after(20):
+            await backend.reap("h-leaving", grace=2)
+        waited = anyio.current_time() - started
+        assert cluster.deletions == [("wasmind-demo-h-leaving", 0)]
+        assert (waited < 2) is finished, f"reaped after {waited:.1f} s"
+        with anyio.fail_after(10):
+            while cluster.pods:  # noqa: ASYNC110 - the fake kubelet's thread removes it
+                await anyio.sleep(0.05)
+
+
+async def test_a_swarm_runs_its_hosts_as_pods(nats_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "swarm.toml"
+    config.write_text((HERE / "swarm.toml").read_text().replace('path = "../', f'path = "{HERE}/../'))
+    name = f"k{uuid.uuid4().hex[:8]}"
+    with fake_cluster(tmp_path / "cluster", BIN, run_pods=True) as (cluster, server):
+        cluster.config_maps[NAMESPACE, "wasmind-config"] = {"swarm.toml": config.read_text()}
+        spawner_args = ["--backend", "kubernetes", "--host-image", "wasmind:test"]
+        env = {"KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", server, NAMESPACE))}
+        async with running_swarm(
+            nats_url, name, tmp_path, hosts=2, capacity=1, config=config, spawner_args=spawner_args, env=env
+        ) as swarm:
+            assert sorted(cluster.running()) == sorted(pod_name(name, host) for host in swarm.heartbeats)
+            root = await swarm.spawn(["probe"], "Root Agent", scope="000000")
+            assert root.error is None
+            await swarm.publish("test.probe.spawn", {"actors": ["probe"], "name": "Child"})
+            child = (await swarm.probe_result("spawn", "000000"))["scope"]
+            records = {r.scope: r for r in (await swarm.agents()).agents}
+            assert records[child].host != records["000000"].host, "capacity 1: the child is on the other Pod"
+            await swarm.publish("test.probe.parent", {}, scope=child)
+            assert (await swarm.probe_result("parent", child))["parent_scope"] == "000000"
+        assert not cluster.running(), "the spawner deletes its hosts' Pods when it stops"
+        assert {pod["metadata"]["namespace"] for pod in cluster.created} == {NAMESPACE}
