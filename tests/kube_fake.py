@@ -44,6 +44,8 @@ class FakeCluster:
     env: dict[str, str] = field(default_factory=dict)
     pods: dict[tuple[str, str], FakePod] = field(default_factory=dict)
     config_maps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    pullable_images: set[str] | None = None
+    """When set, a Pod whose image is not in it stays ``Pending`` with ``ErrImagePull``."""
     refuse_creates: int | None = None
     """Answer every Pod creation with this error code (e.g. 403: an RBAC refusal)."""
     deletions: list[tuple[str, int | None]] = field(default_factory=list)
@@ -65,7 +67,7 @@ class FakeCluster:
                 return 409, _status(409, "AlreadyExists", f'pods "{name}" already exists')
             pod = self.pods[namespace, name] = FakePod(manifest)
             self.created.append(manifest)
-            if self.run_pods:
+            if self.run_pods and self._pullable(manifest):
                 pod.process = self._start(namespace, manifest)
                 pod.phase = "Running"
             return 201, self._view(pod)
@@ -131,13 +133,31 @@ class FakeCluster:
         with self.lock:
             self.pods.pop((namespace, name), None)
 
+    def _pullable(self, manifest: dict[str, Any]) -> bool:
+        (container,) = manifest["spec"]["containers"]
+        return self.pullable_images is None or container["image"] in self.pullable_images
+
     def _view(self, pod: FakePod) -> dict[str, Any]:
+        status: dict[str, Any] = {"phase": pod.phase}
         if pod.process is not None and pod.process.poll() is not None:
-            pod.phase = "Succeeded" if pod.process.returncode == 0 else "Failed"
+            pod.phase = status["phase"] = "Succeeded" if pod.process.returncode == 0 else "Failed"
+        elif pod.process is None and self.run_pods and not self._pullable(pod.manifest):
+            (container,) = pod.manifest["spec"]["containers"]
+            waiting = {"reason": "ErrImagePull", "message": f"pull access denied for {container['image']}"}
+            status["containerStatuses"] = [
+                {
+                    "name": container["name"],
+                    "image": container["image"],
+                    "imageID": "",
+                    "ready": False,
+                    "restartCount": 0,
+                    "state": {"waiting": waiting},
+                }
+            ]
         metadata = dict(pod.manifest["metadata"])
         if pod.deleting:
             metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-        return {**pod.manifest, "metadata": metadata, "status": {"phase": pod.phase}}
+        return {**pod.manifest, "metadata": metadata, "status": status}
 
     def running(self) -> list[str]:
         """Names of the Pods whose container still runs."""

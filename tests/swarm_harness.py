@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from wasmind_cli.embedded import wait_for_spawner
 from wasmind_spawner.launch import spawner_command
 
 from wasmind.transport.nats import NatsOptions, connect
@@ -163,6 +164,7 @@ async def running_swarm(
     swarm = Swarm(nc, name, spawner, log_dir)
     try:
         await swarm.start()
+        await wait_for_spawner(nc, name)
         await swarm.until(lambda: len(swarm.heartbeats) >= hosts, 60, f"{hosts} hosts")
         yield swarm
     finally:

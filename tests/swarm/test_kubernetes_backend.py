@@ -1,6 +1,7 @@
 """The spawner's ``kubernetes`` backend against a fake cluster: a real HTTP API server spoken to
 by the official client, and a fake kubelet that runs each host Pod's container as a process."""
 
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -152,9 +153,15 @@ async def test_reap_waits_for_a_leaving_host_to_finish_then_removes_its_pod(
                 await anyio.sleep(0.05)
 
 
-async def test_a_swarm_runs_its_hosts_as_pods(nats_url: str, tmp_path: Path) -> None:
+def swarm_config(tmp_path: Path) -> Path:
+    """The swarm tests' configuration with absolute actor paths (hosts read it from elsewhere)."""
     config = tmp_path / "swarm.toml"
     config.write_text((HERE / "swarm.toml").read_text().replace('path = "../', f'path = "{HERE}/../'))
+    return config
+
+
+async def test_a_swarm_runs_its_hosts_as_pods(nats_url: str, tmp_path: Path) -> None:
+    config = swarm_config(tmp_path)
     name = f"k{uuid.uuid4().hex[:8]}"
     with fake_cluster(tmp_path / "cluster", BIN, run_pods=True) as (cluster, server):
         cluster.config_maps[NAMESPACE, "wasmind-config"] = {"swarm.toml": config.read_text()}
@@ -174,3 +181,68 @@ async def test_a_swarm_runs_its_hosts_as_pods(nats_url: str, tmp_path: Path) -> 
             assert (await swarm.probe_result("parent", child))["parent_scope"] == "000000"
         assert not cluster.running(), "the spawner deletes its hosts' Pods when it stops"
         assert {pod["metadata"]["namespace"] for pod in cluster.created} == {NAMESPACE}
+
+
+async def test_a_host_pod_that_cannot_start_is_given_up_and_the_spawn_says_why(
+    nats_url: str, tmp_path: Path
+) -> None:
+    config = swarm_config(tmp_path)
+    with fake_cluster(tmp_path / "cluster", BIN, run_pods=True, pullable_images=set()) as (cluster, server):
+        cluster.config_maps[NAMESPACE, "wasmind-config"] = {"swarm.toml": config.read_text()}
+        spawner_args = [
+            "--backend",
+            "kubernetes",
+            "--host-image",
+            "wasmind:nowhere",
+            "--host-start-timeout",
+            "2",
+        ]
+        env = {"KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", server, NAMESPACE))}
+        async with running_swarm(
+            nats_url,
+            f"k{uuid.uuid4().hex[:8]}",
+            tmp_path,
+            hosts=0,
+            config=config,
+            spawner_args=spawner_args,
+            env=env,
+        ) as swarm:
+            reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
+            assert reply.error is not None
+            assert re.search(
+                r"host h-\w+ did not join within 2 s: Pod wasmind-k\w+-h-\w+ is Pending "
+                r"\(ErrImagePull: pull access denied for wasmind:nowhere\)",
+                reply.error,
+            ), reply.error
+            assert len(cluster.created) == 1, "one launch for one spawn"
+            assert not cluster.pods, "the Pod of the launch given up is deleted"
+            cluster.pullable_images = {"wasmind:nowhere"}  # the image is there now: the next spawn works
+            reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
+            assert reply.error is None, reply.error
+            assert len(cluster.created) == 2
+
+
+async def test_a_refused_launch_fails_the_spawn_with_the_refusal_and_the_spawner_carries_on(
+    nats_url: str, tmp_path: Path
+) -> None:
+    config = swarm_config(tmp_path)
+    with fake_cluster(tmp_path / "cluster", BIN, run_pods=True, refuse_creates=403) as (cluster, server):
+        cluster.config_maps[NAMESPACE, "wasmind-config"] = {"swarm.toml": config.read_text()}
+        spawner_args = ["--backend", "kubernetes", "--host-image", "wasmind:test"]
+        env = {"KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", server, NAMESPACE))}
+        async with running_swarm(
+            nats_url,
+            f"k{uuid.uuid4().hex[:8]}",
+            tmp_path,
+            hosts=0,
+            config=config,
+            spawner_args=spawner_args,
+            env=env,
+        ) as swarm:
+            reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
+            assert reply.error is not None
+            assert "could not be launched: Kubernetes refused to create Pod" in reply.error, reply.error
+            assert "403 Forbidden. The spawner's ServiceAccount" in reply.error
+            cluster.refuse_creates = None
+            reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
+            assert reply.error is None, reply.error

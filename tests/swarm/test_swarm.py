@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
+import anyio
 import pytest
 from swarm_harness import Swarm, process_alive, running_swarm
 
@@ -53,8 +55,6 @@ async def test_agents_start_from_the_configuration_and_answer_an_external_plain_
 
 
 async def _run(*command: str) -> subprocess.CompletedProcess[str]:
-    import anyio
-
     return await anyio.to_thread.run_sync(
         lambda: subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     )
@@ -236,8 +236,6 @@ async def test_a_host_drains_on_sigterm_and_its_agents_move(nats_url: str, tmp_p
 async def test_heartbeats_carry_load_and_the_health_endpoints_answer(nats_url: str, tmp_path: Path) -> None:
     import urllib.request
 
-    import anyio
-
     async with running_swarm(nats_url, name := swarm_name(), tmp_path, hosts=1) as swarm:
         await swarm.spawn(["probe", "echo"], "Root Agent", scope="000000")
         beat = await swarm.until(lambda: next((b for b in swarm.heartbeats.values() if b.agents), None), 10)
@@ -282,3 +280,23 @@ async def test_heartbeats_carry_load_and_the_health_endpoints_answer(nats_url: s
     finally:
         host.terminate()
         host.wait(timeout=30)
+
+
+async def test_a_host_that_exits_before_joining_fails_the_spawn_with_where_to_look(
+    nats_url: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-config.toml"  # the spawner never reads it; its hosts do, and exit
+    args = ["--host-start-timeout", "2"]
+    async with running_swarm(
+        nats_url, swarm_name(), tmp_path, hosts=0, config=missing, spawner_args=args
+    ) as swarm:
+        reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
+        assert reply.error is not None
+        found = re.search(
+            r"host (h-\w+) did not join within 2 s: its process exited with status 1; see (\S+)", reply.error
+        )
+        assert found, reply.error
+        assert found.group(2) == str(swarm.log_dir / f"{found.group(1)}.log")
+        log_text = await anyio.Path(found.group(2)).read_text()
+        assert "no-such-config.toml" in log_text, "the host's log says what was wrong"
+        assert (await swarm.agents()).agents == [], "the failed spawn left no record"

@@ -34,6 +34,9 @@ class HostBackend(Protocol):
     async def reap(self, host_id: str, grace: float) -> None:
         """Wait for a host that announced it is leaving to exit; force it after ``grace``."""
 
+    async def describe(self, host_id: str) -> str:
+        """What is known of a launched host that has not joined (why it may be stuck), or ``""``."""
+
     async def close(self) -> None:
         """Stop every host this backend started."""
 
@@ -114,6 +117,15 @@ class LocalBackend:
         """True when a host this backend launched is no longer running."""
         process = self.processes.get(host_id)
         return process is not None and process.poll() is not None
+
+    async def describe(self, host_id: str) -> str:
+        """Whether the host's process exited, and where its log is."""
+        process = self.processes.get(host_id)
+        if process is None or process.poll() is None:
+            return ""
+        log_dir = self.options.log_dir
+        where = f"; see {log_dir / f'{host_id}.log'}" if log_dir is not None else ""
+        return f"its process exited with status {process.returncode}{where}"
 
     async def reap(self, host_id: str, grace: float) -> None:
         """Wait for a host that is already leaving to exit; force it after ``grace``."""

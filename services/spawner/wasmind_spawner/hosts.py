@@ -51,9 +51,13 @@ class HostTable:
             self.hosts[beat.host] = HostState(beat, time.monotonic(), order=self._counter)
         else:
             known.beat, known.last_seen = beat, time.monotonic()
+        self.notify()
+        return known is None
+
+    def notify(self) -> None:
+        """Wake whoever waits on :attr:`changed`."""
         self.changed.set()
         self.changed = anyio.Event()
-        return known is None
 
     def place(self) -> HostState | None:
         """Reserve a slot on the oldest live, non-draining host with room."""

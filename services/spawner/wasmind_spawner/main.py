@@ -41,6 +41,10 @@ def run(
     warm_pool: Annotated[int, typer.Option(help="Idle hosts kept ready")] = 1,
     host_capacity: Annotated[int, typer.Option(help="Agents per host")] = 100,
     heartbeat: Annotated[float, typer.Option(help="Seconds between host heartbeats")] = 1.0,
+    host_start_timeout: Annotated[
+        float,
+        typer.Option(min=1, help="Seconds a new host has to join before its launch is given up"),
+    ] = SpawnerSettings.host_start_timeout,
     working_directory: Annotated[str | None, typer.Option(help="The run's working directory")] = None,
     log_dir: Annotated[Path | None, typer.Option(help="Where local hosts write their logs")] = None,
     namespace: Annotated[
@@ -108,7 +112,9 @@ def run(
         hosts = KubernetesBackend(pod_options, core_api())
     else:
         raise typer.BadParameter(f"unknown backend {backend!r}: local or kubernetes", param_hint="--backend")
-    settings = SpawnerSettings(swarm=swarm, min_hosts=min_hosts, warm_pool=warm_pool)
+    settings = SpawnerSettings(
+        swarm=swarm, min_hosts=min_hosts, warm_pool=warm_pool, host_start_timeout=host_start_timeout
+    )
     start_telemetry(SERVICE_SPAWNER, f"spawner-{swarm}")
     try:
         anyio.run(Spawner(settings, options, hosts).run)

@@ -31,6 +31,7 @@ __all__ = [
     "host_pod",
     "host_resources",
     "pod_name",
+    "pod_problem",
 ]
 
 log = structlog.get_logger("wasmind.spawner")
@@ -191,6 +192,19 @@ class KubernetesBackend:
         await self._delete(name, 0)  # finished: clean up; else: force it
         log.info("host left", host=host_id, pod=name, finished=finished)
 
+    async def describe(self, host_id: str) -> str:
+        """The Pod's phase and what holds it (unschedulable, an image that cannot be pulled, a
+        container that exited), as ``kubectl describe`` would show them."""
+        name = self.pods.get(host_id)
+        if name is None:
+            return ""
+        pod = await self._call(
+            f"read Pod {name}", self.api.read_namespaced_pod, name, self.options.namespace, missing_ok=True
+        )
+        if pod is None:
+            return f"Pod {name} is gone"
+        return pod_problem(name, pod.status)
+
     async def close(self) -> None:
         """Stop every host this backend launched."""
         async with anyio.create_task_group() as tg:
@@ -249,6 +263,25 @@ class KubernetesBackend:
                 f"Kubernetes refused to {what} in namespace {self.options.namespace!r}: "
                 f"{error.status} {error.reason}. {hint}".rstrip()
             ) from error
+
+
+def pod_problem(name: str, status: Any) -> str:
+    """``Pod <name> is <phase>`` and the reasons in its ``status`` (a ``V1PodStatus``)."""
+    details = [
+        f"{condition.reason}: {condition.message}" if condition.message else condition.reason
+        for condition in (getattr(status, "conditions", None) or [])
+        if condition.status == "False" and condition.reason
+    ]
+    for container in getattr(status, "container_statuses", None) or []:
+        state = container.state
+        waiting = getattr(state, "waiting", None)
+        terminated = getattr(state, "terminated", None)
+        if waiting is not None and waiting.reason:
+            details.append(f"{waiting.reason}: {waiting.message}" if waiting.message else waiting.reason)
+        elif terminated is not None:
+            details.append(f"exited with status {terminated.exit_code} ({terminated.reason or 'no reason'})")
+    phase = getattr(status, "phase", None) or "Pending"
+    return f"Pod {name} is {phase}" + (f" ({'; '.join(details)})" if details else "")
 
 
 _HINTS = {

@@ -53,6 +53,12 @@ __all__ = ["Spawner", "SpawnerSettings"]
 
 log = structlog.get_logger("wasmind.spawner")
 
+_FIRST_LAUNCH_BACKOFF = 1.0
+_LAST_LAUNCH_BACKOFF = 60.0
+_GIVE_UP_MARGIN = 2.0
+"""After a failed launch, the hosts the swarm keeps are launched again after a pause that doubles
+from the first to the last (seconds) while launches keep failing."""
+
 
 @dataclass(frozen=True)
 class SpawnerSettings:
@@ -78,6 +84,11 @@ class Spawner:
         self.backend = backend
         self.hosts = HostTable()
         self.launching: set[str] = set()
+        self.launch_failures = 0
+        self.launch_problem = ""
+        """What went wrong with the last launch that failed (for the spawn errors it causes)."""
+        self._retry_launches_at: float | None = None
+        self._launch_backoff = _FIRST_LAUNCH_BACKOFF
         self.stopping = anyio.Event()
         self.swarm_exited = False
         self._nc: Client | None = None
@@ -195,12 +206,9 @@ class Spawner:
         with tracing.span("placement", attributes={"wasmind.scope": record.scope}) as span:
             host = await self._place()
             if span is not None:
-                span.set_attribute("wasmind.host", host.host_id if host else "")
-        if host is None:
-            return StartReply(
-                error="Failed to spawn agent: no host with free capacity could be started "
-                f"within {self.settings.host_start_timeout:.0f} s"
-            )
+                span.set_attribute("wasmind.host", host if isinstance(host, str) else host.host_id)
+        if isinstance(host, str):
+            return StartReply(error=f"Failed to spawn agent: {host}")
         start = StartAgent(
             scope=record.scope, parent=record.parent, name=record.name, actors=record.requested
         )
@@ -221,23 +229,62 @@ class Spawner:
         await self._keep_warm_pool()
         return reply
 
-    async def _place(self) -> HostState | None:
-        """A host with a free slot (reserved), launching one and waiting for it when none has room."""
-        with anyio.move_on_after(self.settings.host_start_timeout):
+    async def _place(self) -> HostState | str:
+        """A host with a free slot (reserved), launching one and waiting for it when none has room;
+        else why there is none: none could be started in time, or the launch it waited for failed."""
+        failures = self.launch_failures
+        # a launch it waits for is given up (with its reason) before this gives up
+        with anyio.move_on_after(self.settings.host_start_timeout + _GIVE_UP_MARGIN):
             while True:
                 chosen = self.hosts.place()
                 if chosen is not None:
                     return chosen
+                if self.launch_failures != failures and not self.launching:
+                    return self.launch_problem  # the launches it waited for failed
                 if not self.launching:
                     await self._launch()
+                    continue  # it may have failed at once
                 await self.hosts.changed.wait()
-        return None
+        reason = (
+            f"no host with free capacity could be started within {self.settings.host_start_timeout:.0f} s"
+        )
+        return f"{reason} (last launch problem: {self.launch_problem})" if self.launch_problem else reason
 
-    async def _launch(self) -> None:
+    async def _launch(self) -> bool:
+        """Start a host (False: the backend failed to); a launch that fails, or whose host does not
+        join in time, is given up and said (logged, and in the errors of the spawns waiting for it)."""
         host_id = f"h-{new_scope().lower()}"
         self.launching.add(host_id)
-        with tracing.span("host launch", attributes={"wasmind.host": host_id}):
-            await self.backend.launch(host_id)
+        try:
+            with tracing.span("host launch", attributes={"wasmind.host": host_id}):
+                await self.backend.launch(host_id)
+        except Exception as error:  # noqa: BLE001 - refused, no resources...: the spawner carries on
+            self.launching.discard(host_id)
+            self._launch_failed(host_id, f"could not be launched: {error}")
+            return False
+        assert self._tg is not None
+        self._tg.start_soon(self._give_up_unless_joined, host_id)
+        return True
+
+    async def _give_up_unless_joined(self, host_id: str) -> None:
+        await anyio.sleep(self.settings.host_start_timeout)
+        if host_id not in self.launching:
+            return
+        diagnosis = await self.backend.describe(host_id)
+        self.launching.discard(host_id)
+        await self.backend.terminate(host_id, grace=0)
+        timeout = self.settings.host_start_timeout
+        self._launch_failed(
+            host_id, f"did not join within {timeout:.0f} s" + (f": {diagnosis}" if diagnosis else "")
+        )
+
+    def _launch_failed(self, host_id: str, what: str) -> None:
+        self.launch_failures += 1
+        self.launch_problem = f"host {host_id} {what}"
+        log.error("host launch failed", host=host_id, problem=what)
+        self._retry_launches_at = time.monotonic() + self._launch_backoff
+        self._launch_backoff = min(self._launch_backoff * 2, _LAST_LAUNCH_BACKOFF)
+        self.hosts.notify()
 
     async def _keep_warm_pool(self) -> None:
         """Launch hosts until the minimum count and the idle warm pool are met."""
@@ -248,7 +295,8 @@ class Spawner:
             self.settings.warm_pool - self.hosts.idle_count() - len(self.launching),
         )
         for _ in range(missing):
-            await self._launch()
+            if not await self._launch():
+                break
 
     # --- hosts -----------------------------------------------------------------------------------
 
@@ -256,12 +304,16 @@ class Spawner:
         beat = Heartbeat.model_validate_json(msg.data)
         if self.hosts.update(beat):
             self.launching.discard(beat.host)
+            self._launch_backoff = _FIRST_LAUNCH_BACKOFF
             log.info("host joined", host=beat.host, capacity=beat.capacity)
 
     async def _watch_hosts(self) -> None:
         await self._keep_warm_pool()
         while True:
             await anyio.sleep(0.25)
+            if self._retry_launches_at is not None and time.monotonic() >= self._retry_launches_at:
+                self._retry_launches_at = None  # after a failed launch, with a growing pause
+                await self._keep_warm_pool()
             for silent in self.hosts.silent(self.settings.silence_factor):
                 await self._host_lost(silent.host_id, "stopped sending heartbeats")
 
