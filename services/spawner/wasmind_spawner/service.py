@@ -271,6 +271,8 @@ class Spawner:
         if host_id not in self.launching:
             return
         diagnosis = await self.backend.describe(host_id)
+        if host_id not in self.launching:
+            return  # it joined meanwhile
         self.launching.discard(host_id)
         await self.backend.terminate(host_id, grace=0)
         timeout = self.settings.host_start_timeout
