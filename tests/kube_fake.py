@@ -3,7 +3,7 @@ Pods (create, read, delete) and ConfigMaps, and a fake kubelet that runs each Po
 local process, with its ConfigMap and emptyDir volumes as directories and its ports as free local
 ports.
 
-Only what the backend uses, with the API's own shapes (``Status`` errors, ``gracePeriodSeconds``),
+Only what the backend uses (Pods: create, read, list by labels, delete), with the API's own shapes (``Status`` errors, ``gracePeriodSeconds``),
 so the official client talks to it as to a cluster. No Docker, no image: a container's command is
 looked up in ``bin_dir`` (the venv's).
 """
@@ -78,6 +78,18 @@ class FakeCluster:
             if pod is None:
                 return 404, _status(404, "NotFound", f'pods "{name}" not found')
             return 200, self._view(pod)
+
+    def list_pods(self, namespace: str, selector: str) -> tuple[int, dict[str, Any]]:
+        """The Pods of ``namespace`` whose labels match every ``name=value`` of ``selector``."""
+        wanted = dict(term.split("=", 1) for term in selector.split(",") if term)
+        with self.lock:
+            items = [
+                self._view(pod)
+                for (pod_namespace, _), pod in self.pods.items()
+                if pod_namespace == namespace
+                and wanted.items() <= pod.manifest["metadata"].get("labels", {}).items()
+            ]
+        return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
 
     def delete_pod(self, namespace: str, name: str, grace: int | None) -> tuple[int, dict[str, Any]]:
         with self.lock:
@@ -232,7 +244,7 @@ def _handler(cluster: FakeCluster) -> type[BaseHTTPRequestHandler]:
             if route is not None and route[1] is not None:
                 self._send(*cluster.read_pod(route[0], route[1]))
             elif route is not None:
-                self._send(405, _status(405, "MethodNotAllowed", "list is not faked"))
+                self._send(*cluster.list_pods(route[0], route[2].get("labelSelector", [""])[0]))
 
         def do_DELETE(self) -> None:
             route = self._route()

@@ -108,9 +108,8 @@ async def test_launch_creates_the_pod_and_terminate_deletes_it_and_waits_until_i
         await backend.terminate("h-abc123", grace=3)
         assert cluster.deletions == [("wasmind-demo-h-abc123", 3)]
         assert not cluster.pods
-        await backend.terminate("h-abc123", grace=3)  # forgotten: nothing more is asked
-        await backend.terminate("h-unknown", grace=3)
-        assert len(cluster.deletions) == 1
+        await backend.terminate("h-abc123", grace=3)  # gone: nothing to wait for
+        assert cluster.deletions[1:] == [("wasmind-demo-h-abc123", 3)] and not cluster.pods
 
 
 async def test_a_refusal_says_what_was_refused_and_why(tmp_path: Path) -> None:
@@ -246,3 +245,21 @@ async def test_a_refused_launch_fails_the_spawn_with_the_refusal_and_the_spawner
             cluster.refuse_creates = None
             reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
             assert reply.error is None, reply.error
+
+
+async def test_a_new_spawner_stops_the_pods_a_crashed_one_left_and_only_its_swarms(tmp_path: Path) -> None:
+    with fake_cluster(tmp_path, BIN, run_pods=False) as (cluster, server):
+        crashed = KubernetesBackend(options(), api_for(server))
+        for host in ("h-aaa111", "h-bbb222", "h-ccc333"):
+            await crashed.launch(host)
+        await KubernetesBackend(options(swarm="other"), api_for(server)).launch("h-ddd444")
+        successor = KubernetesBackend(options(), api_for(server))
+        assert await successor.describe("h-aaa111") == "Pod wasmind-demo-h-aaa111 is Pending"
+        await successor.terminate("h-aaa111", grace=1)  # a host it found lost, launched before it
+        await successor.close()
+        assert [name for _, name in cluster.pods] == ["wasmind-other-h-ddd444"]
+        assert sorted(name for name, _ in cluster.deletions) == [
+            "wasmind-demo-h-aaa111",
+            "wasmind-demo-h-bbb222",
+            "wasmind-demo-h-ccc333",
+        ]

@@ -173,11 +173,13 @@ class KubernetesBackend:
         log.info("host launched", host=host_id, pod=name, namespace=self.options.namespace)
 
     async def terminate(self, host_id: str, grace: float) -> None:
-        """Delete the Pod (its host gets SIGTERM and drains), forced once ``grace`` has passed."""
-        name = self.pods.pop(host_id, None)
-        if name is None:
+        """Delete the Pod (its host gets SIGTERM and drains), forced once ``grace`` has passed.
+
+        Pods are named after their hosts, so this also stops a host of the swarm that an earlier
+        spawner launched (one that crashed); an id without a Pod is ignored."""
+        name = self._forget(host_id)
+        if not await self._delete(name, grace):
             return
-        await self._delete(name, grace)
         if not await self._gone_within(name, grace + 5):
             await self._delete(name, 0)
             await self._gone_within(name, 30)
@@ -185,19 +187,15 @@ class KubernetesBackend:
 
     async def reap(self, host_id: str, grace: float) -> None:
         """Wait for a leaving host's Pod to finish (forced after ``grace``), then delete it."""
-        name = self.pods.pop(host_id, None)
-        if name is None:
-            return
+        name = self._forget(host_id)
         finished = await self._finished_within(name, grace)
-        await self._delete(name, 0)  # finished: clean up; else: force it
-        log.info("host left", host=host_id, pod=name, finished=finished)
+        if await self._delete(name, 0):  # finished: clean up; else: force it
+            log.info("host left", host=host_id, pod=name, finished=finished)
 
     async def describe(self, host_id: str) -> str:
         """The Pod's phase and what holds it (unschedulable, an image that cannot be pulled, a
         container that exited), as ``kubectl describe`` would show them."""
-        name = self.pods.get(host_id)
-        if name is None:
-            return ""
+        name = self.pods.get(host_id) or pod_name(self.options.swarm, host_id)
         pod = await self._call(
             f"read Pod {name}", self.api.read_namespaced_pod, name, self.options.namespace, missing_ok=True
         )
@@ -206,14 +204,36 @@ class KubernetesBackend:
         return pod_problem(name, pod.status)
 
     async def close(self) -> None:
-        """Stop every host this backend launched."""
+        """Stop every host of the swarm: those this backend launched, and any Pod of the swarm
+        an earlier spawner left behind (found by its labels)."""
+        hosts = set(self.pods)
+        try:
+            hosts.update(await self._swarm_hosts())
+        except RuntimeError as error:  # no list permission: what this spawner launched
+            log.warning("could not list the swarm's Pods", error=str(error))
         async with anyio.create_task_group() as tg:
-            for host_id in list(self.pods):
+            for host_id in sorted(hosts):
                 tg.start_soon(self.terminate, host_id, 10.0)
 
-    async def _delete(self, name: str, grace: float) -> None:
+    async def _swarm_hosts(self) -> list[str]:
+        """The host ids of the Pods labelled with this swarm."""
+        found = await self._call(
+            "list Pods",
+            self.api.list_namespaced_pod,
+            self.options.namespace,
+            label_selector=f"{SWARM_LABEL}={self.options.swarm}",
+        )
+        items = getattr(found, "items", None) or []
+        return [pod.metadata.labels[HOST_LABEL] for pod in items if HOST_LABEL in (pod.metadata.labels or {})]
+
+    def _forget(self, host_id: str) -> str:
+        """The Pod name of ``host_id``, no longer counted as launched by this backend."""
+        return self.pods.pop(host_id, None) or pod_name(self.options.swarm, host_id)
+
+    async def _delete(self, name: str, grace: float) -> bool:
+        """Ask for the Pod's deletion; False when there is no such Pod."""
         seconds = max(0, math.ceil(grace))
-        await self._call(
+        deleted = await self._call(
             f"delete Pod {name}",
             self.api.delete_namespaced_pod,
             name,
@@ -221,6 +241,7 @@ class KubernetesBackend:
             grace_period_seconds=seconds,
             missing_ok=True,
         )
+        return deleted is not None
 
     async def _phase(self, name: str) -> str | None:
         """The Pod's phase, ``None`` once it is gone."""
