@@ -4,14 +4,16 @@ by the official client, and a fake kubelet that runs each host Pod's container a
 import re
 import sys
 import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import kubernetes_validate
 import pytest
-from kube_fake import fake_cluster, kubeconfig
-from swarm_harness import running_swarm
+from kube_fake import FakeCluster, fake_cluster, kubeconfig
+from swarm_harness import Swarm, running_swarm
 from typer.main import get_command
 from wasmind_host.main import app as host_app
 from wasmind_spawner.pods import (
@@ -159,92 +161,73 @@ def swarm_config(tmp_path: Path) -> Path:
     return config
 
 
-async def test_a_swarm_runs_its_hosts_as_pods(nats_url: str, tmp_path: Path) -> None:
+@asynccontextmanager
+async def swarm_of_pods(
+    nats_url: str, tmp_path: Path, *, hosts: int, spawner_args: Sequence[str] = (), **cluster: Any
+) -> AsyncIterator[tuple[Swarm, FakeCluster]]:
+    """A swarm whose spawner runs the kubernetes backend against a fake cluster (``cluster``: its
+    options), with the swarm tests' configuration in ConfigMap ``wasmind-config``."""
     config = swarm_config(tmp_path)
-    name = f"k{uuid.uuid4().hex[:8]}"
-    with fake_cluster(tmp_path / "cluster", BIN, run_pods=True) as (cluster, server):
-        cluster.config_maps[NAMESPACE, "wasmind-config"] = {"swarm.toml": config.read_text()}
-        spawner_args = ["--backend", "kubernetes", "--host-image", "wasmind:test"]
+    with fake_cluster(tmp_path / "cluster", BIN, run_pods=True, **cluster) as (fake, server):
+        fake.config_maps[NAMESPACE, "wasmind-config"] = {config.name: config.read_text()}
+        args = ["--backend", "kubernetes", "--host-image", "wasmind:test", *spawner_args]
         env = {"KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", server, NAMESPACE))}
+        name = f"k{uuid.uuid4().hex[:8]}"
         async with running_swarm(
-            nats_url, name, tmp_path, hosts=2, capacity=1, config=config, spawner_args=spawner_args, env=env
+            nats_url, name, tmp_path, hosts=hosts, capacity=1, config=config, spawner_args=args, env=env
         ) as swarm:
-            assert sorted(cluster.running()) == sorted(pod_name(name, host) for host in swarm.heartbeats)
-            root = await swarm.spawn(["probe"], "Root Agent", scope="000000")
-            assert root.error is None
-            await swarm.publish("test.probe.spawn", {"actors": ["probe"], "name": "Child"})
-            child = (await swarm.probe_result("spawn", "000000"))["scope"]
-            records = {r.scope: r for r in (await swarm.agents()).agents}
-            assert records[child].host != records["000000"].host, "capacity 1: the child is on the other Pod"
-            await swarm.publish("test.probe.parent", {}, scope=child)
-            assert (await swarm.probe_result("parent", child))["parent_scope"] == "000000"
-        assert not cluster.running(), "the spawner deletes its hosts' Pods when it stops"
-        assert {pod["metadata"]["namespace"] for pod in cluster.created} == {NAMESPACE}
+            yield swarm, fake
+
+
+async def test_a_swarm_runs_its_hosts_as_pods(nats_url: str, tmp_path: Path) -> None:
+    async with swarm_of_pods(nats_url, tmp_path, hosts=2) as (swarm, cluster):
+        assert sorted(cluster.running()) == sorted(pod_name(swarm.name, host) for host in swarm.heartbeats)
+        root = await swarm.spawn(["probe"], "Root Agent", scope="000000")
+        assert root.error is None
+        await swarm.publish("test.probe.spawn", {"actors": ["probe"], "name": "Child"})
+        child = (await swarm.probe_result("spawn", "000000"))["scope"]
+        records = {r.scope: r for r in (await swarm.agents()).agents}
+        assert records[child].host != records["000000"].host, "capacity 1: the child is on the other Pod"
+        await swarm.publish("test.probe.parent", {}, scope=child)
+        assert (await swarm.probe_result("parent", child))["parent_scope"] == "000000"
+    assert not cluster.running(), "the spawner deletes its hosts' Pods when it stops"
+    assert {pod["metadata"]["namespace"] for pod in cluster.created} == {NAMESPACE}
 
 
 async def test_a_host_pod_that_cannot_start_is_given_up_and_the_spawn_says_why(
     nats_url: str, tmp_path: Path
 ) -> None:
-    config = swarm_config(tmp_path)
-    with fake_cluster(tmp_path / "cluster", BIN, run_pods=True, pullable_images=set()) as (cluster, server):
-        cluster.config_maps[NAMESPACE, "wasmind-config"] = {"swarm.toml": config.read_text()}
-        spawner_args = [
-            "--backend",
-            "kubernetes",
-            "--host-image",
-            "wasmind:nowhere",
-            "--host-start-timeout",
-            "2",
-        ]
-        env = {"KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", server, NAMESPACE))}
-        async with running_swarm(
-            nats_url,
-            f"k{uuid.uuid4().hex[:8]}",
-            tmp_path,
-            hosts=0,
-            config=config,
-            spawner_args=spawner_args,
-            env=env,
-        ) as swarm:
-            reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
-            assert reply.error is not None
-            assert re.search(
-                r"host h-\w+ did not join within 2 s: Pod wasmind-k\w+-h-\w+ is Pending "
-                r"\(ErrImagePull: pull access denied for wasmind:nowhere\)",
-                reply.error,
-            ), reply.error
-            assert len(cluster.created) == 1, "one launch for one spawn"
-            assert not cluster.pods, "the Pod of the launch given up is deleted"
-            cluster.pullable_images = {"wasmind:nowhere"}  # the image is there now: the next spawn works
-            reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
-            assert reply.error is None, reply.error
-            assert len(cluster.created) == 2
+    args = ["--host-start-timeout", "2"]
+    async with swarm_of_pods(nats_url, tmp_path, hosts=0, spawner_args=args, pullable_images=set()) as (
+        swarm,
+        cluster,
+    ):
+        reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
+        assert reply.error is not None
+        assert re.search(
+            r"host h-\w+ did not join within 2 s: Pod wasmind-k\w+-h-\w+ is Pending "
+            r"\(ErrImagePull: pull access denied for wasmind:test\)",
+            reply.error,
+        ), reply.error
+        assert len(cluster.created) == 1, "one launch for one spawn"
+        assert not cluster.pods, "the Pod of the launch given up is deleted"
+        cluster.pullable_images = {"wasmind:test"}  # the image is there now: the next spawn works
+        reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
+        assert reply.error is None, reply.error
+        assert len(cluster.created) == 2
 
 
 async def test_a_refused_launch_fails_the_spawn_with_the_refusal_and_the_spawner_carries_on(
     nats_url: str, tmp_path: Path
 ) -> None:
-    config = swarm_config(tmp_path)
-    with fake_cluster(tmp_path / "cluster", BIN, run_pods=True, refuse_creates=403) as (cluster, server):
-        cluster.config_maps[NAMESPACE, "wasmind-config"] = {"swarm.toml": config.read_text()}
-        spawner_args = ["--backend", "kubernetes", "--host-image", "wasmind:test"]
-        env = {"KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", server, NAMESPACE))}
-        async with running_swarm(
-            nats_url,
-            f"k{uuid.uuid4().hex[:8]}",
-            tmp_path,
-            hosts=0,
-            config=config,
-            spawner_args=spawner_args,
-            env=env,
-        ) as swarm:
-            reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
-            assert reply.error is not None
-            assert "could not be launched: Kubernetes refused to create Pod" in reply.error, reply.error
-            assert "403 Forbidden. The spawner's ServiceAccount" in reply.error
-            cluster.refuse_creates = None
-            reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
-            assert reply.error is None, reply.error
+    async with swarm_of_pods(nats_url, tmp_path, hosts=0, refuse_creates=403) as (swarm, cluster):
+        reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
+        assert reply.error is not None
+        assert "could not be launched: Kubernetes refused to create Pod" in reply.error, reply.error
+        assert "403 Forbidden. The spawner's ServiceAccount" in reply.error
+        cluster.refuse_creates = None
+        reply = await swarm.spawn(["probe"], "Root Agent", scope="000000")
+        assert reply.error is None, reply.error
 
 
 async def test_a_new_spawner_stops_the_pods_a_crashed_one_left_and_only_its_swarms(tmp_path: Path) -> None:
