@@ -152,20 +152,14 @@ class FakeCluster:
     def _view(self, pod: FakePod) -> dict[str, Any]:
         status: dict[str, Any] = {"phase": pod.phase}
         if pod.process is not None and pod.process.poll() is not None:
-            pod.phase = status["phase"] = "Succeeded" if pod.process.returncode == 0 else "Failed"
+            code = pod.process.returncode
+            pod.phase = status["phase"] = "Succeeded" if code == 0 else "Failed"
+            terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}
+            status["containerStatuses"] = [_container_status(pod.manifest, {"terminated": terminated})]
         elif pod.process is None and self.run_pods and not self._pullable(pod.manifest):
             (container,) = pod.manifest["spec"]["containers"]
             waiting = {"reason": "ErrImagePull", "message": f"pull access denied for {container['image']}"}
-            status["containerStatuses"] = [
-                {
-                    "name": container["name"],
-                    "image": container["image"],
-                    "imageID": "",
-                    "ready": False,
-                    "restartCount": 0,
-                    "state": {"waiting": waiting},
-                }
-            ]
+            status["containerStatuses"] = [_container_status(pod.manifest, {"waiting": waiting})]
         metadata = dict(pod.manifest["metadata"])
         if pod.deleting:
             metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
@@ -185,6 +179,18 @@ class FakeCluster:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def _container_status(manifest: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    (container,) = manifest["spec"]["containers"]
+    return {
+        "name": container["name"],
+        "image": container["image"],
+        "imageID": "",
+        "ready": False,
+        "restartCount": 0,
+        "state": state,
+    }
 
 
 def _free_port() -> int:

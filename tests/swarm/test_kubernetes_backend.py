@@ -154,6 +154,25 @@ async def test_reap_waits_for_a_leaving_host_to_finish_then_removes_its_pod(
                 await anyio.sleep(0.05)
 
 
+async def test_a_host_pod_whose_container_exited_is_seen_as_ended_with_its_status(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    host = bin_dir / "wasmind-host"  # a host that fails as it starts
+    host.write_text("#!/bin/sh\nexit 3\n")
+    host.chmod(0o755)
+    with fake_cluster(tmp_path, bin_dir, run_pods=True) as (cluster, server):
+        cluster.config_maps[NAMESPACE, "wasmind-config"] = {"wasmind.toml": ""}
+        backend = KubernetesBackend(options(), api_for(server))
+        await backend.launch("h-failing")
+        with anyio.fail_after(10):
+            while not await backend.exited("h-failing"):  # noqa: ASYNC110 - the fake's process
+                await anyio.sleep(0.05)
+        assert await backend.describe("h-failing") == (
+            "Pod wasmind-demo-h-failing is Failed (exited with status 3 (Error))"
+        )
+        assert await backend.exited("h-without-a-pod")
+
+
 def swarm_config(tmp_path: Path) -> Path:
     """The swarm tests' configuration with absolute actor paths (hosts read it from elsewhere)."""
     config = tmp_path / "swarm.toml"

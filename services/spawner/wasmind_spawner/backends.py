@@ -34,6 +34,9 @@ class HostBackend(Protocol):
     async def reap(self, host_id: str, grace: float) -> None:
         """Wait for a host that announced it is leaving to exit; force it after ``grace``."""
 
+    async def exited(self, host_id: str) -> bool:
+        """Whether a launched host has ended (so it will never join)."""
+
     async def describe(self, host_id: str) -> str:
         """What is known of a launched host that has not joined (why it may be stuck), or ``""``."""
 
@@ -113,7 +116,7 @@ class LocalBackend:
         await anyio.to_thread.run_sync(process.wait)
         log.info("host stopped", host=host_id, returncode=process.returncode)
 
-    def exited(self, host_id: str) -> bool:
+    async def exited(self, host_id: str) -> bool:
         """True when a host this backend launched is no longer running."""
         process = self.processes.get(host_id)
         return process is not None and process.poll() is not None

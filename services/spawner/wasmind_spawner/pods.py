@@ -192,6 +192,11 @@ class KubernetesBackend:
         if await self._delete(name, 0):  # finished: clean up; else: force it
             log.info("host left", host=host_id, pod=name, finished=finished)
 
+    async def exited(self, host_id: str) -> bool:
+        """Whether the host's Pod has finished (its container exited) or is gone."""
+        name = self.pods.get(host_id) or pod_name(self.options.swarm, host_id)
+        return await self._phase(name) in (None, *_GONE_PHASES)
+
     async def describe(self, host_id: str) -> str:
         """The Pod's phase and what holds it (unschedulable, an image that cannot be pulled, a
         container that exited), as ``kubectl describe`` would show them."""

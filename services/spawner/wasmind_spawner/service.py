@@ -56,6 +56,7 @@ log = structlog.get_logger("wasmind.spawner")
 _FIRST_LAUNCH_BACKOFF = 1.0
 _LAST_LAUNCH_BACKOFF = 60.0
 _GIVE_UP_MARGIN = 2.0
+_LAUNCH_POLL_SECONDS = 0.5
 """After a failed launch, the hosts the swarm keeps are launched again after a pause that doubles
 from the first to the last (seconds) while launches keep failing."""
 
@@ -267,7 +268,15 @@ class Spawner:
         return True
 
     async def _give_up_unless_joined(self, host_id: str) -> None:
-        await anyio.sleep(self.settings.host_start_timeout)
+        """Give the launch of ``host_id`` up when its host ends, or has not joined in time."""
+        timeout = self.settings.host_start_timeout
+        what = f"did not join within {timeout:.0f} s"
+        with anyio.move_on_after(timeout):
+            while host_id in self.launching:
+                if await self.backend.exited(host_id):
+                    what = "ended before it joined"
+                    break
+                await anyio.sleep(_LAUNCH_POLL_SECONDS)
         if host_id not in self.launching:
             return
         diagnosis = await self.backend.describe(host_id)
@@ -275,10 +284,7 @@ class Spawner:
             return  # it joined meanwhile
         self.launching.discard(host_id)
         await self.backend.terminate(host_id, grace=0)
-        timeout = self.settings.host_start_timeout
-        self._launch_failed(
-            host_id, f"did not join within {timeout:.0f} s" + (f": {diagnosis}" if diagnosis else "")
-        )
+        self._launch_failed(host_id, what + (f": {diagnosis}" if diagnosis else ""))
 
     def _launch_failed(self, host_id: str, what: str) -> None:
         self.launch_failures += 1
