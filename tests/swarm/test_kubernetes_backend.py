@@ -121,7 +121,7 @@ async def test_a_refusal_says_what_was_refused_and_why(tmp_path: Path) -> None:
         second = KubernetesBackend(options(), api_for(server))
         with pytest.raises(RuntimeError, match=r"create Pod wasmind-demo-h-abc123 .*409.*another spawner"):
             await second.launch("h-abc123")
-        assert "h-abc123" not in second.pods and len(cluster.pods) == 1
+        assert "h-abc123" not in second.launched and len(cluster.pods) == 1
         cluster.refuse_creates = 403
         with pytest.raises(
             RuntimeError, match=r"403 Forbidden\. The spawner's ServiceAccount .*k8s/spawner\.yaml"

@@ -157,8 +157,8 @@ class KubernetesBackend:
         """``api``: a ``kubernetes.client.CoreV1Api`` (see :func:`core_api`)."""
         self.options = options
         self.api = api
-        self.pods: dict[str, str] = {}
-        """Pod name by host id, for the hosts this backend launched and has not seen go."""
+        self.launched: set[str] = set()
+        """The hosts this backend launched and has not stopped (their Pods: :meth:`_pod`)."""
 
     async def launch(self, host_id: str) -> None:
         """Create the Pod of ``host_id``.
@@ -166,10 +166,10 @@ class KubernetesBackend:
         Raises:
             RuntimeError: the API server refused (what it said, and where to look).
         """
-        name = pod_name(self.options.swarm, host_id)
+        name = self._pod(host_id)
         body = host_pod(self.options, host_id, trace_parent_env())
         await self._call(f"create Pod {name}", self.api.create_namespaced_pod, self.options.namespace, body)
-        self.pods[host_id] = name
+        self.launched.add(host_id)
         log.info("host launched", host=host_id, pod=name, namespace=self.options.namespace)
 
     async def terminate(self, host_id: str, grace: float) -> None:
@@ -194,13 +194,13 @@ class KubernetesBackend:
 
     async def exited(self, host_id: str) -> bool:
         """Whether the host's Pod has finished (its container exited) or is gone."""
-        name = self.pods.get(host_id) or pod_name(self.options.swarm, host_id)
+        name = self._pod(host_id)
         return await self._phase(name) in (None, *_GONE_PHASES)
 
     async def describe(self, host_id: str) -> str:
         """The Pod's phase and what holds it (unschedulable, an image that cannot be pulled, a
         container that exited), as ``kubectl describe`` would show them."""
-        name = self.pods.get(host_id) or pod_name(self.options.swarm, host_id)
+        name = self._pod(host_id)
         pod = await self._call(
             f"read Pod {name}", self.api.read_namespaced_pod, name, self.options.namespace, missing_ok=True
         )
@@ -211,7 +211,7 @@ class KubernetesBackend:
     async def close(self) -> None:
         """Stop every host of the swarm: those this backend launched, and any Pod of the swarm
         an earlier spawner left behind (found by its labels)."""
-        hosts = set(self.pods)
+        hosts = set(self.launched)
         try:
             hosts.update(await self._swarm_hosts())
         except RuntimeError as error:  # no list permission: what this spawner launched
@@ -231,9 +231,13 @@ class KubernetesBackend:
         items = getattr(found, "items", None) or []
         return [pod.metadata.labels[HOST_LABEL] for pod in items if HOST_LABEL in (pod.metadata.labels or {})]
 
+    def _pod(self, host_id: str) -> str:
+        return pod_name(self.options.swarm, host_id)
+
     def _forget(self, host_id: str) -> str:
         """The Pod name of ``host_id``, no longer counted as launched by this backend."""
-        return self.pods.pop(host_id, None) or pod_name(self.options.swarm, host_id)
+        self.launched.discard(host_id)
+        return self._pod(host_id)
 
     async def _delete(self, name: str, grace: float) -> bool:
         """Ask for the Pod's deletion; False when there is no such Pod."""
