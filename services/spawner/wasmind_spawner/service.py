@@ -55,10 +55,12 @@ log = structlog.get_logger("wasmind.spawner")
 
 _FIRST_LAUNCH_BACKOFF = 1.0
 _LAST_LAUNCH_BACKOFF = 60.0
-_GIVE_UP_MARGIN = 2.0
-_LAUNCH_POLL_SECONDS = 0.5
 """After a failed launch, the hosts the swarm keeps are launched again after a pause that doubles
 from the first to the last (seconds) while launches keep failing."""
+_LAUNCH_POLL_SECONDS = 0.5
+"""How often a launched host that has not joined yet is checked for having ended."""
+_GIVE_UP_MARGIN = 2.0
+"""How much longer a placement waits than a launch (so the launch is given up first, with why)."""
 
 
 @dataclass(frozen=True)
