@@ -129,7 +129,7 @@ async def test_a_refusal_says_what_was_refused_and_why(tmp_path: Path) -> None:
             await first.launch("h-def456")
 
 
-@pytest.mark.parametrize(("runs_for", "finished"), [(0.5, True), (60, False)])
+@pytest.mark.parametrize(("runs_for", "finished"), [(0.2, True), (60, False)])
 async def test_reap_waits_for_a_leaving_host_to_finish_then_removes_its_pod(
     tmp_path: Path, runs_for: float, finished: bool
 ) -> None:
@@ -145,10 +145,10 @@ async def test_reap_waits_for_a_leaving_host_to_finish_then_removes_its_pod(
         assert cluster.running() == ["wasmind-demo-h-leaving"]
         started = anyio.current_time()
         with anyio.fail_after(20):
-            await backend.reap("h-leaving", grace=2)
+            await backend.reap("h-leaving", grace=5)
         waited = anyio.current_time() - started
         assert cluster.deletions == [("wasmind-demo-h-leaving", 0)]
-        assert (waited < 2) is finished, f"reaped after {waited:.1f} s"
+        assert (waited < 5) is finished, f"reaped after {waited:.1f} s"
         with anyio.fail_after(10):
             while cluster.pods:  # noqa: ASYNC110 - the fake kubelet's thread removes it
                 await anyio.sleep(0.05)
