@@ -22,6 +22,7 @@ from wasmind_spawner.pods import (
     SWARM_LABEL,
     KubernetesBackend,
     KubernetesHostOptions,
+    check_swarm_name,
     forwarded_env,
     host_pod,
     host_resources,
@@ -94,9 +95,20 @@ def test_hosts_get_the_spawners_telemetry_and_wasmind_settings_but_not_its_ident
     }
 
 
-def test_pod_names_are_dns_labels() -> None:
-    name = pod_name("Swarm-With-A-Rather-Long-Name-That-Goes-On-And-On", "h-abc123")
-    assert len(name) <= 63 and name == name.lower() and not name.endswith("-")
+@pytest.mark.parametrize(
+    "swarm", ["default", "My_Swarm", "x" * 63, "a-" * 31 + "b", "Swarm_With_A_Long-Name" * 2]
+)
+def test_pod_names_are_dns_labels_that_keep_the_whole_host_id(swarm: str) -> None:
+    name = pod_name(check_swarm_name(swarm), "h-abc123")
+    assert re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", name), name
+    assert name.startswith("wasmind-") and name.endswith("-h-abc123")
+    assert pod_name(swarm, "h-abc123") != pod_name(swarm, "h-abc124")
+
+
+@pytest.mark.parametrize("swarm", ["x" * 64, "ends_", "-starts", "_"])
+def test_a_swarm_name_that_cannot_label_pods_is_refused_with_the_rule(swarm: str) -> None:
+    with pytest.raises(ValueError, match=r"cannot label Kubernetes Pods: use at most 63 characters"):
+        KubernetesBackend(options(swarm=swarm), api=None)
 
 
 async def test_launch_creates_the_pod_and_terminate_deletes_it_and_waits_until_it_is_gone(

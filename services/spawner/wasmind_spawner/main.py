@@ -17,6 +17,7 @@ from wasmind_spawner.backends import HostBackend, LocalBackend, LocalHostOptions
 from wasmind_spawner.pods import (
     KubernetesBackend,
     KubernetesHostOptions,
+    check_swarm_name,
     core_api,
     current_namespace,
     forwarded_env,
@@ -109,6 +110,10 @@ def run(
             env=forwarded_env(os.environ),
             env_from_secrets=tuple(host_secret or ()),
         )
+        try:
+            check_swarm_name(swarm)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--swarm") from None
         hosts = KubernetesBackend(pod_options, core_api())
     else:
         raise typer.BadParameter(f"unknown backend {backend!r}: local or kubernetes", param_hint="--backend")

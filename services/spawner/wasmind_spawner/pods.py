@@ -7,6 +7,7 @@ Pods again by their labels. The client is synchronous, so every call runs on a w
 """
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "WORK_MOUNT",
     "KubernetesBackend",
     "KubernetesHostOptions",
+    "check_swarm_name",
     "core_api",
     "current_namespace",
     "forwarded_env",
@@ -86,8 +88,29 @@ def forwarded_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def pod_name(swarm: str, host_id: str) -> str:
-    """The Pod of host ``host_id`` (host ids are lower case: a valid DNS label)."""
-    return f"wasmind-{swarm}-{host_id}".lower()[:63].rstrip("-")
+    """The Pod of host ``host_id``: a DNS label (the swarm's part lower case, ``_`` as ``-``, cut
+    to fit; the host id whole, so that two hosts never share a name)."""
+    room = 63 - len("wasmind--") - len(host_id)
+    part = swarm.lower().replace("_", "-")[:room].strip("-")
+    return f"wasmind-{part}-{host_id}" if part else f"wasmind-{host_id}"
+
+
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?")
+
+
+def check_swarm_name(swarm: str) -> str:
+    """``swarm``, when it can label the swarm's Pods.
+
+    Raises:
+        ValueError: it cannot (a Kubernetes label value: at most 63 characters, starting and
+            ending with a letter or digit).
+    """
+    if not _LABEL_VALUE.fullmatch(swarm):
+        raise ValueError(
+            f"swarm name {swarm!r} cannot label Kubernetes Pods: use at most 63 characters, "
+            "starting and ending with a letter or digit"
+        )
+    return swarm
 
 
 def host_pod(options: KubernetesHostOptions, host_id: str, extra_env: dict[str, str]) -> dict[str, Any]:
@@ -154,7 +177,12 @@ class KubernetesBackend:
     """Launches hosts as Pods in one namespace and stops them by deleting their Pods."""
 
     def __init__(self, options: KubernetesHostOptions, api: Any) -> None:
-        """``api``: a ``kubernetes.client.CoreV1Api`` (see :func:`core_api`)."""
+        """``api``: a ``kubernetes.client.CoreV1Api`` (see :func:`core_api`).
+
+        Raises:
+            ValueError: the swarm's name cannot label Pods (:func:`check_swarm_name`).
+        """
+        check_swarm_name(options.swarm)
         self.options = options
         self.api = api
         self.launched: set[str] = set()
