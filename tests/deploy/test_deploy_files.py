@@ -182,3 +182,8 @@ def test_every_command_line_in_the_docs_uses_options_the_spawner_has() -> None:
     )
     flags = {flag for line in used for flag in re.findall(r"(--[a-z][a-z-]+)", line)}
     assert flags and flags <= options, flags - options
+
+
+def test_the_docs_show_the_compose_spawners_command_line_as_it_is() -> None:
+    command = " ".join(compose()["services"]["spawner"]["command"])
+    assert f"`{command}`" in (ROOT / "docs" / "deploy.md").read_text()
