@@ -15,7 +15,9 @@ import pytest
 from kube_fake import FakeCluster, fake_cluster, kubeconfig
 from swarm_harness import Swarm, running_swarm
 from typer.main import get_command
+from typer.testing import CliRunner
 from wasmind_host.main import app as host_app
+from wasmind_spawner.main import app as spawner_app
 from wasmind_spawner.pods import (
     CONFIG_MOUNT,
     HOST_LABEL,
@@ -277,3 +279,24 @@ async def test_a_new_spawner_stops_the_pods_a_crashed_one_left_and_only_its_swar
             "wasmind-demo-h-bbb222",
             "wasmind-demo-h-ccc333",
         ]
+
+
+def test_a_spawner_with_no_cluster_to_talk_to_says_so_and_how_to_give_it_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    result = CliRunner().invoke(
+        spawner_app,
+        [
+            "--config",
+            str(tmp_path / "wasmind.toml"),
+            "--backend",
+            "kubernetes",
+            "--host-image",
+            "wasmind:test",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "no Kubernetes cluster to launch hosts in" in result.output
+    assert "$KUBECONFIG or ~/.kube/config" in result.output

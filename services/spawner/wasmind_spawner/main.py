@@ -114,7 +114,12 @@ def run(
             check_swarm_name(swarm)
         except ValueError as error:
             raise typer.BadParameter(str(error), param_hint="--swarm") from None
-        hosts = KubernetesBackend(pod_options, core_api())
+        try:
+            api = core_api()
+        except RuntimeError as error:
+            typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(2) from None
+        hosts = KubernetesBackend(pod_options, api)
     else:
         raise typer.BadParameter(f"unknown backend {backend!r}: local or kubernetes", param_hint="--backend")
     settings = SpawnerSettings(

@@ -360,13 +360,27 @@ def host_resources(cpu: str | None, memory: str | None) -> dict[str, dict[str, s
 
 
 def core_api() -> Any:
-    """A ``CoreV1Api`` for the cluster this process runs in, else for the current kubeconfig."""
-    from kubernetes import client, config
+    """A ``CoreV1Api`` for the cluster this process runs in, else for the current kubeconfig.
 
+    Raises:
+        RuntimeError: no client library, or no cluster to talk to (what to do about it).
+    """
+    try:
+        from kubernetes import client, config
+    except ModuleNotFoundError:
+        raise RuntimeError(
+            "the kubernetes backend needs the official client: pip install 'wasmind[kubernetes]'"
+        ) from None
     try:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        config.load_kube_config()  # type: ignore[no-untyped-call]
+        try:
+            config.load_kube_config()  # type: ignore[no-untyped-call]
+        except (config.ConfigException, OSError) as error:
+            raise RuntimeError(
+                "no Kubernetes cluster to launch hosts in: this is not a Pod with a ServiceAccount, "
+                f"and the kubeconfig ($KUBECONFIG or ~/.kube/config) gave none ({error})"
+            ) from None
     return client.CoreV1Api()
 
 
