@@ -367,7 +367,7 @@ def plain_headers(block: bytes) -> dict[str, str] | None:
     name; no headers is ``None``.
 
     A host's messages differ in their first line (``Wasmind-Id``) and repeat the rest (sender,
-    host), so the lines after the first are parsed once and remembered (:func:`_tail_headers`).
+    host), so the lines after the first are parsed once and remembered (:func:`_parse_tail`).
     """
     end = block.find(_CRLF, _PLAIN_BLOCK_SIZE)
     if end < 0:
@@ -375,18 +375,11 @@ def plain_headers(block: bytes) -> dict[str, str] | None:
     rest = block[end + 2 :]
     tail = _TAILS.get(rest)
     if tail is None:
-        tail = _tail_headers(rest)
-    line = block[_PLAIN_BLOCK_SIZE:end]
-    name, colon, value = line.partition(b":")
-    key = _KEYS.get(name) if colon else None
-    if key is None:  # not the usual first line (a name seen before): the general rules
-        first = _header_line(line)
-        if first is None:
-            return dict(tail) or None
-        key, text = first
-    else:
-        text = value.strip().decode("utf-8", "replace")
-    found = {key: text}
+        tail = _parse_tail(rest)
+    first = _header_line(block[_PLAIN_BLOCK_SIZE:end])
+    if first is None:
+        return dict(tail) or None
+    found = {first[0]: first[1]}
     found.update(tail)
     return found
 
@@ -400,12 +393,10 @@ _UNIQUE_HEADER = b"traceparent:"
 """A tail with trace context is never seen again (a span per message): not remembered."""
 
 
-def _tail_headers(tail: bytes) -> dict[str, str]:
-    """The headers of ``tail``, lines of a header block (read-only: callers copy)."""
-    found = _TAILS.get(tail)
-    if found is not None:
-        return found
-    found = {}
+def _parse_tail(tail: bytes) -> dict[str, str]:
+    """The headers of ``tail``, lines of a header block, remembered in :data:`_TAILS` unless they
+    are long or traced (read-only: callers copy)."""
+    found: dict[str, str] = {}
     for line in tail.split(_CRLF):
         header = _header_line(line)
         if header is not None:
