@@ -7,6 +7,7 @@ Pods again by their labels. The client is synchronous, so every call runs on a w
 """
 
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -375,7 +376,7 @@ def core_api() -> Any:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
         try:
-            config.load_kube_config()  # type: ignore[no-untyped-call]
+            config.load_kube_config(config_file=_kubeconfig())  # type: ignore[no-untyped-call]
         except (config.ConfigException, OSError) as error:
             raise RuntimeError(
                 "no Kubernetes cluster to launch hosts in: this is not a Pod with a ServiceAccount, "
@@ -391,8 +392,13 @@ def current_namespace(default: str = "default") -> str:
     from kubernetes import config
 
     try:
-        _, context = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+        _, context = config.list_kube_config_contexts(config_file=_kubeconfig())  # type: ignore[no-untyped-call]
     except (config.ConfigException, OSError):
         return default
     namespace = (context or {}).get("context", {}).get("namespace")
     return str(namespace) if namespace else default
+
+
+def _kubeconfig() -> str | None:
+    """``$KUBECONFIG`` as it is now (the client reads it once, when it is imported)."""
+    return os.environ.get("KUBECONFIG") or None
