@@ -300,3 +300,20 @@ def test_a_spawner_with_no_cluster_to_talk_to_says_so_and_how_to_give_it_one(
     assert result.exit_code == 2, result.output
     assert "no Kubernetes cluster to launch hosts in" in result.output
     assert "$KUBECONFIG or ~/.kube/config" in result.output
+
+
+def test_a_spawner_whose_swarm_name_cannot_label_pods_refuses_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "KUBECONFIG", str(kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9", NAMESPACE))
+    )
+    result = CliRunner().invoke(
+        spawner_app,
+        [
+            *("--config", str(tmp_path / "wasmind.toml"), "--swarm", "ends_"),
+            *("--backend", "kubernetes", "--host-image", "wasmind:test"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "cannot label Kubernetes Pods" in result.output

@@ -17,7 +17,6 @@ from wasmind_spawner.backends import HostBackend, LocalBackend, LocalHostOptions
 from wasmind_spawner.pods import (
     KubernetesBackend,
     KubernetesHostOptions,
-    check_swarm_name,
     core_api,
     current_namespace,
     forwarded_env,
@@ -97,29 +96,21 @@ def run(
                 "the kubernetes backend needs the hosts' image (--host-image or WASMIND_HOST_IMAGE)",
                 param_hint="--host-image",
             )
-        pod_options = KubernetesHostOptions(
-            nats_url=servers,
-            swarm=swarm,
-            image=host_image,
-            namespace=namespace or current_namespace(),
-            config_map=config_map,
-            config_key=config.name,
-            capacity=host_capacity,
-            heartbeat=heartbeat,
-            resources=host_resources(host_cpu, host_memory),
-            env=forwarded_env(os.environ),
-            env_from_secrets=tuple(host_secret or ()),
+        hosts = _kubernetes_backend(
+            KubernetesHostOptions(
+                nats_url=servers,
+                swarm=swarm,
+                image=host_image,
+                namespace=namespace or current_namespace(),
+                config_map=config_map,
+                config_key=config.name,
+                capacity=host_capacity,
+                heartbeat=heartbeat,
+                resources=host_resources(host_cpu, host_memory),
+                env=forwarded_env(os.environ),
+                env_from_secrets=tuple(host_secret or ()),
+            )
         )
-        try:
-            check_swarm_name(swarm)
-        except ValueError as error:
-            raise typer.BadParameter(str(error), param_hint="--swarm") from None
-        try:
-            api = core_api()
-        except RuntimeError as error:
-            typer.echo(f"Error: {error}", err=True)
-            raise typer.Exit(2) from None
-        hosts = KubernetesBackend(pod_options, api)
     else:
         raise typer.BadParameter(f"unknown backend {backend!r}: local or kubernetes", param_hint="--backend")
     settings = SpawnerSettings(
@@ -130,6 +121,19 @@ def run(
         anyio.run(Spawner(settings, options, hosts).run)
     finally:
         stop_telemetry()
+
+
+def _kubernetes_backend(options: KubernetesHostOptions) -> KubernetesBackend:
+    """The backend for ``options``, or the command line's error (exit status 2) saying what is wrong."""
+    try:
+        api = core_api()
+    except RuntimeError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        return KubernetesBackend(options, api)
+    except ValueError as error:  # the swarm's name cannot label Pods
+        raise typer.BadParameter(str(error), param_hint="--swarm") from None
 
 
 def main() -> None:
