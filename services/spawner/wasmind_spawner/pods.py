@@ -223,16 +223,13 @@ class KubernetesBackend:
 
     async def exited(self, host_id: str) -> bool:
         """Whether the host's Pod has finished (its container exited) or is gone."""
-        name = self._pod(host_id)
-        return await self._phase(name) in (None, *_GONE_PHASES)
+        return _ended(await self._phase(self._pod(host_id)))
 
     async def describe(self, host_id: str) -> str:
         """The Pod's phase and what holds it (unschedulable, an image that cannot be pulled, a
         container that exited), as ``kubectl describe`` would show them."""
         name = self._pod(host_id)
-        pod = await self._call(
-            f"read Pod {name}", self.api.read_namespaced_pod, name, self.options.namespace, missing_ok=True
-        )
+        pod = await self._read(name)
         if pod is None:
             return f"Pod {name} is gone"
         return pod_problem(name, pod.status)
@@ -281,18 +278,22 @@ class KubernetesBackend:
         )
         return deleted is not None
 
-    async def _phase(self, name: str) -> str | None:
-        """The Pod's phase, ``None`` once it is gone."""
-        pod = await self._call(
+    async def _read(self, name: str) -> Any:
+        """The Pod (a ``V1Pod``), ``None`` once it is gone."""
+        return await self._call(
             f"read Pod {name}", self.api.read_namespaced_pod, name, self.options.namespace, missing_ok=True
         )
+
+    async def _phase(self, name: str) -> str | None:
+        """The Pod's phase, ``None`` once it is gone."""
+        pod = await self._read(name)
         return None if pod is None else (pod.status.phase if pod.status else "Pending")
 
     async def _gone_within(self, name: str, seconds: float) -> bool:
         return await self._phase_within(name, seconds, lambda phase: phase is None)
 
     async def _finished_within(self, name: str, seconds: float) -> bool:
-        return await self._phase_within(name, seconds, lambda phase: phase in (None, *_GONE_PHASES))
+        return await self._phase_within(name, seconds, _ended)
 
     async def _phase_within(self, name: str, seconds: float, reached: Callable[[str | None], bool]) -> bool:
         """Whether the Pod's phase (``None``: gone) satisfies ``reached`` within ``seconds``."""
@@ -322,6 +323,11 @@ class KubernetesBackend:
                 f"Kubernetes refused to {what} in namespace {self.options.namespace!r}: "
                 f"{error.status} {error.reason}. {hint}".rstrip()
             ) from error
+
+
+def _ended(phase: str | None) -> bool:
+    """Whether a Pod in ``phase`` (``None``: gone) has nothing left running."""
+    return phase in (None, *_GONE_PHASES)
 
 
 def pod_problem(name: str, status: Any) -> str:
