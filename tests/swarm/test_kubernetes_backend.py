@@ -4,8 +4,8 @@ by the official client, and a fake kubelet that runs each host Pod's container a
 import re
 import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,17 +143,25 @@ async def test_a_refusal_says_what_was_refused_and_why(tmp_path: Path) -> None:
             await first.launch("h-def456")
 
 
+@contextmanager
+def cluster_of_scripted_hosts(tmp_path: Path, script: str) -> Iterator[tuple[FakeCluster, str]]:
+    """A fake cluster (and its server's URL) whose host containers run the shell ``script``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    host = bin_dir / "wasmind-host"
+    host.write_text(f"#!/bin/sh\n{script}\n")
+    host.chmod(0o755)
+    with fake_cluster(tmp_path, bin_dir, run_pods=True) as (cluster, server):
+        cluster.config_maps[NAMESPACE, "wasmind-config"] = {"wasmind.toml": ""}
+        yield cluster, server
+
+
 @pytest.mark.parametrize(("runs_for", "finished"), [(0.2, True), (60, False)])
 async def test_reap_waits_for_a_leaving_host_to_finish_then_removes_its_pod(
     tmp_path: Path, runs_for: float, finished: bool
 ) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    host = bin_dir / "wasmind-host"  # a host that drains and leaves after ``runs_for`` seconds
-    host.write_text(f"#!/bin/sh\nexec sleep {runs_for}\n")
-    host.chmod(0o755)
-    with fake_cluster(tmp_path, bin_dir, run_pods=True) as (cluster, server):
-        cluster.config_maps[NAMESPACE, "wasmind-config"] = {"wasmind.toml": ""}
+    # a host that drains and leaves after ``runs_for`` seconds
+    with cluster_of_scripted_hosts(tmp_path, f"exec sleep {runs_for}") as (cluster, server):
         backend = KubernetesBackend(options(), api_for(server))
         await backend.launch("h-leaving")
         assert cluster.running() == ["wasmind-demo-h-leaving"]
@@ -169,13 +177,7 @@ async def test_reap_waits_for_a_leaving_host_to_finish_then_removes_its_pod(
 
 
 async def test_a_host_pod_whose_container_exited_is_seen_as_ended_with_its_status(tmp_path: Path) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    host = bin_dir / "wasmind-host"  # a host that fails as it starts
-    host.write_text("#!/bin/sh\nexit 3\n")
-    host.chmod(0o755)
-    with fake_cluster(tmp_path, bin_dir, run_pods=True) as (cluster, server):
-        cluster.config_maps[NAMESPACE, "wasmind-config"] = {"wasmind.toml": ""}
+    with cluster_of_scripted_hosts(tmp_path, "exit 3") as (_, server):  # a host that fails as it starts
         backend = KubernetesBackend(options(), api_for(server))
         await backend.launch("h-failing")
         with anyio.fail_after(10):
