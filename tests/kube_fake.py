@@ -41,7 +41,6 @@ class FakeCluster:
     root: Path
     bin_dir: Path
     run_pods: bool = True
-    env: dict[str, str] = field(default_factory=dict)
     pods: dict[tuple[str, str], FakePod] = field(default_factory=dict)
     config_maps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     pullable_images: set[str] | None = None
@@ -128,7 +127,7 @@ class FakeCluster:
         # arguments that name a port name that one instead
         ports = {str(port["containerPort"]): str(_free_port()) for port in container.get("ports", [])}
         args = [*command, *(ports.get(arg) or _mounted(arg, mounts) for arg in container.get("args", []))]
-        env = {**os.environ, **self.env, **{item["name"]: item["value"] for item in container.get("env", [])}}
+        env = {**os.environ, **{item["name"]: item["value"] for item in container.get("env", [])}}
         with (pod_dir / "container.log").open("ab") as log:
             return subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
