@@ -58,6 +58,12 @@ def spawner_container() -> dict[str, Any]:
     return container
 
 
+def deployed_spawner_params() -> dict[str, Any]:
+    """What the spawner makes of the command line of its Deployment in ``k8s/``."""
+    container = spawner_container()
+    return spawner_params([*container["command"], *container["args"]])
+
+
 @pytest.mark.parametrize("document", resources(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
 def test_every_manifest_is_valid_for_the_kubernetes_api(document: dict[str, Any]) -> None:
     kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
@@ -65,7 +71,7 @@ def test_every_manifest_is_valid_for_the_kubernetes_api(document: dict[str, Any]
 
 def test_the_spawner_deployment_runs_the_kubernetes_backend_with_arguments_its_parser_takes() -> None:
     container = spawner_container()
-    params = spawner_params([*container["command"], *container["args"]])
+    params = deployed_spawner_params()
     assert params["backend"] == "kubernetes"
     env = {item["name"]: item["value"] for item in container["env"]}
     assert env["WASMIND_HOST_IMAGE"] == container["image"], "hosts run the spawner's own image"
@@ -82,7 +88,7 @@ def test_the_spawner_deployment_runs_the_kubernetes_backend_with_arguments_its_p
 
 def test_the_services_the_swarm_talks_to_exist_with_those_ports() -> None:
     container = spawner_container()
-    params = spawner_params([*container["command"], *container["args"]])
+    params = deployed_spawner_params()
     env = {item["name"]: item["value"] for item in container["env"]}
     for url in (params["nats_url"], env["OTEL_EXPORTER_OTLP_ENDPOINT"]):
         host, port = re.fullmatch(r"\w+://([\w-]+):(\d+)", url).groups()  # type: ignore[union-attr]
@@ -102,7 +108,7 @@ def test_the_host_pods_it_would_create_are_valid_too() -> None:
     from wasmind_spawner.pods import KubernetesHostOptions
 
     container = spawner_container()
-    params = spawner_params([*container["command"], *container["args"]])
+    params = deployed_spawner_params()
     options = KubernetesHostOptions(
         nats_url=params["nats_url"],
         swarm=params["swarm"],
